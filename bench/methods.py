@@ -1,0 +1,185 @@
+"""The x4 upscalers compared: ntiresr (GStreamer), bicubic and Lanczos (ffmpeg), and the peers.
+
+Each method maps one degraded clip to raw I420 at 4x the size:
+    method.upscale(lr: frames.Video, hevc: Path) -> frames.Video
+`hevc` is the H.265 bitstream the challenge degradation wrote; `lr` is its decoded frames.
+ntiresr decodes the bitstream itself (`filesrc ! h265parse ! avdec_h265 ! ntiresr ! ...`), as a
+user's pipeline would; all others take the decoded frames.
+
+For speed, `method.timer(lr_path, w, h)` returns the wall time to upscale every frame of the raw
+I420 file `lr_path`, start-up included (speed.py subtracts a 1-frame run).
+"""
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+from frames import ROOT, Video, from_rgb, i420_to_rgb, rgb_to_i420, to_rgb
+
+PEERS = ROOT.parent / "shared" / "peers"
+PLUGIN_PATH = ROOT / "target" / "release"
+
+# name -> (file in the peers folder, runner kind, OpenCV model name)
+PEER_FILES = {
+    "fsrcnn": ("FSRCNN_x4.pb", "opencv", "fsrcnn"),
+    "fsrcnn-small": ("FSRCNN-small_x4.pb", "opencv", "fsrcnn"),
+    "espcn": ("ESPCN_x4.pb", "opencv", "espcn"),
+    "realesr-animevideov3": ("realesr-animevideov3-x4.onnx", "onnxruntime", None),
+    "realesr-general-x4v3": ("realesr-general-x4v3.onnx", "onnxruntime", None),
+}
+ALL = ["ntiresr", "bicubic", "lanczos", *PEER_FILES]
+
+
+def _run(cmd: list[str], data: bytes | None = None, env: dict | None = None) -> bytes:
+    p = subprocess.run(cmd, input=data, capture_output=True, env=env)
+    if p.returncode:
+        msg = (p.stderr + p.stdout).decode(errors="replace")[-2000:]  # gst-launch errors go to stdout
+        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}):\n{msg}")
+    return p.stdout
+
+
+class Ffmpeg:
+    """Debian ffmpeg's swscale on all three yuv420p planes: `scale=4w:4h:flags=<flags>`."""
+
+    kind = "ffmpeg"
+
+    def __init__(self, name: str, flags: str):
+        self.name, self.flags = name, flags
+
+    def _cmd(self, w, h, src="-", dst="-"):
+        return ["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}",
+                "-i", src, "-vf", f"scale={4 * w}:{4 * h}:flags={self.flags}",
+                "-pix_fmt", "yuv420p", "-f", "rawvideo", "-y", dst]
+
+    def upscale(self, lr: Video, hevc: Path) -> Video:
+        w, h = lr.width, lr.height
+        return Video.from_raw(_run(self._cmd(w, h), lr.raw()), 4 * w, 4 * h)
+
+    def timer(self, lr_path: Path, w: int, h: int) -> float:
+        t = time.perf_counter()
+        _run(self._cmd(w, h, str(lr_path), "/dev/null"))
+        return time.perf_counter() - t
+
+
+class Gst:
+    """The ntiresr element in a real GStreamer pipeline (gst-launch-1.0), raw I420 out.
+
+    `model`: an ONNX file for the element's model-location (default: its embedded model).
+    With standin=True the element is replaced by `videoscale method=catrom`, a bicubic (to test the
+    plumbing before the plugin is built); its results are then named "ntiresr-standin".
+    """
+
+    kind = "gstreamer"
+
+    def __init__(self, standin: bool = False, plugin_path: Path = PLUGIN_PATH, model: Path | None = None):
+        self.standin, self.model = standin, model
+        self.name = "ntiresr-standin" if standin else "ntiresr"
+        self.env = dict(os.environ)
+        self.env["GST_PLUGIN_PATH"] = os.pathsep.join(
+            p for p in (str(plugin_path), os.environ.get("GST_PLUGIN_PATH")) if p)
+
+    def available(self) -> bool:
+        return self.standin or subprocess.run(["gst-inspect-1.0", "ntiresr"], env=self.env,
+                                              capture_output=True).returncode == 0
+
+    def _element(self, w: int, h: int) -> str:
+        """The element and its output caps (which also make the stand-in scale x4)."""
+        el = "videoscale method=catrom" if self.standin else "ntiresr"
+        if self.model and not self.standin:
+            el += f" model-location={Path(self.model).resolve()}"
+        return f"{el} ! video/x-raw,format=I420,width={4 * w},height={4 * h}"
+
+    def _launch(self, pipeline: str) -> None:
+        _run(["gst-launch-1.0", "-q", *pipeline.split()], env=self.env)
+
+    def upscale(self, lr: Video, hevc: Path) -> Video:
+        w, h = lr.width, lr.height
+        out = hevc.with_suffix(f".{self.name}.yuv")
+        try:
+            self._launch(f"filesrc location={hevc} ! h265parse ! avdec_h265 ! {self._element(w, h)}"
+                         f" ! filesink location={out}")
+            return Video.from_raw(out.read_bytes(), 4 * w, 4 * h)
+        finally:
+            out.unlink(missing_ok=True)
+
+    def timer(self, lr_path: Path, w: int, h: int) -> float:
+        t = time.perf_counter()
+        self._launch(f"filesrc location={lr_path} ! rawvideoparse width={w} height={h} format=i420"
+                     f" framerate=25/1 ! {self._element(w, h)} ! fakesink sync=false")
+        return time.perf_counter() - t
+
+
+class Peer:
+    """A pretrained RGB x4 model from ../shared/peers, run frame by frame in-process.
+
+    I420 -> RGB -> model -> RGB -> I420, converted by ffmpeg for quality (frames.to_rgb/from_rgb)
+    and by OpenCV in-process for speed (frames.i420_to_rgb/rgb_to_i420). OpenCV models
+    run via cv2.dnn_superres (they restore luma in YCrCb and upscale chroma bicubic inside);
+    Real-ESRGAN ONNX via onnxruntime (RGB in 0..1, NCHW).
+    """
+
+    kind = "peer"
+
+    def __init__(self, name: str, peers: Path = PEERS):
+        self.name = name
+        file, self.runner, model = PEER_FILES[name]
+        self.path = peers / file
+        if not self.path.exists():
+            raise FileNotFoundError(f"peer model {self.path} not found (--peers)")
+        if self.runner == "opencv":
+            import cv2
+
+            self.sr = cv2.dnn_superres.DnnSuperResImpl_create()
+            self.sr.readModel(str(self.path))
+            self.sr.setModel(model, 4)
+        else:
+            import onnxruntime as ort
+
+            self.sess = ort.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
+
+    def rgb(self, rgb: np.ndarray) -> np.ndarray:
+        """(h, w, 3) uint8 RGB -> (4h, 4w, 3) uint8 RGB."""
+        if self.runner == "opencv":
+            return self.sr.upsample(rgb[:, :, ::-1].copy())[:, :, ::-1]  # the models take BGR
+        x = rgb.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
+        y = self.sess.run(None, {"input": x})[0][0]
+        return np.clip(y.transpose(1, 2, 0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+    def frame(self, y, u, v):
+        return rgb_to_i420(np.ascontiguousarray(self.rgb(i420_to_rgb(y, u, v))))
+
+    def upscale(self, lr: Video, hevc: Path) -> Video:
+        return from_rgb(np.stack([self.rgb(f) for f in to_rgb(lr)]))
+
+    def timer(self, lr_path: Path, w: int, h: int) -> float:
+        lr = Video.from_raw(lr_path.read_bytes(), w, h)
+        self.frame(lr.y[0], lr.u[0], lr.v[0])  # warm-up (graph/session initialisation)
+        t = time.perf_counter()
+        for i in range(lr.n):
+            self.frame(lr.y[i], lr.u[i], lr.v[i])
+        return time.perf_counter() - t
+
+
+def make(names: list[str], standin: bool = False, peers: Path = PEERS,
+         plugin_path: Path = PLUGIN_PATH, model: Path | None = None) -> list:
+    """Method objects for `names` (see ALL). Fails loudly if ntiresr's plugin is not found."""
+    out = []
+    for name in names:
+        if name == "ntiresr":
+            m = Gst(standin, plugin_path, model)
+            if not m.available():
+                raise SystemExit(
+                    f"ntiresr: no GStreamer element 'ntiresr' in {plugin_path} (build the plugin with"
+                    " `cargo build --release`, pass --plugin-path, leave ntiresr out of --methods,"
+                    " or test the plumbing with --ntiresr-standin)")
+        elif name in ("bicubic", "lanczos"):
+            m = Ffmpeg(name, name)
+        elif name in PEER_FILES:
+            m = Peer(name, peers)
+        else:
+            raise SystemExit(f"unknown method {name!r}; known: {', '.join(ALL)}")
+        out.append(m)
+    return out

@@ -1,0 +1,330 @@
+//! Loads an ntiresr ONNX network, checks it against the contract of `models/README.md`, and runs
+//! it frame by frame on a fixed size, carrying its recurrent state.
+
+use std::fmt;
+use std::sync::Arc;
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::runtime::{RunOptions, Runnable, State, runtime_for_name};
+use tract_onnx::tract_hir::infer::Factoid;
+use tract_onnx::tract_hir::internal::DimLike;
+use tract_onnx::tract_hir::internal::InferenceFact;
+
+use crate::planes::{IN_CHANNELS, OUT_CHANNELS};
+
+/// Input tensor names, in the order the network is fed.
+pub const INPUTS: [&str; 3] = ["frame", "prev_frame", "state"];
+/// Output tensor names, in the order they are read.
+pub const OUTPUTS: [&str; 2] = ["residual", "state_out"];
+
+/// Where the network runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    #[default]
+    Cpu,
+    Cuda,
+}
+
+/// A model that failed to load, to check or to run; names the model and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelError(pub String);
+
+impl fmt::Display for ModelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ModelError {}
+
+/// A parsed network whose tensor names and channel counts match the contract.
+pub struct Network {
+    name: String,
+    model: InferenceModel,
+    /// Positions of `INPUTS` among the model's inputs, and of `OUTPUTS` among its outputs.
+    input_order: [usize; 3],
+    output_order: [usize; 2],
+    state_channels: usize,
+}
+
+impl fmt::Debug for Network {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Network")
+            .field("name", &self.name)
+            .field("state_channels", &self.state_channels)
+            .finish()
+    }
+}
+
+impl Network {
+    /// Reads the ONNX file at `path`.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, ModelError> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| ModelError(format!("cannot read model {}: {e}", path.display())))?;
+        Self::from_bytes(&path.display().to_string(), &bytes)
+    }
+
+    /// Parses ONNX `bytes`; `name` (a file name, or "embedded model") is used in every error.
+    pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<Self, ModelError> {
+        let err = |what: String| ModelError(format!("model {name}: {what}"));
+        let model = tract_onnx::onnx()
+            .model_for_read(&mut &bytes[..])
+            .map_err(|e| err(format!("not a readable ONNX model ({e:#})")))?;
+        let names = |outlets: &[OutletId]| -> Vec<String> {
+            outlets
+                .iter()
+                .map(|o| {
+                    // ONNX graph outputs are outlet labels; inputs are the source nodes' names.
+                    model
+                        .outlet_label(*o)
+                        .map_or_else(|| model.node(o.node).name.clone(), str::to_string)
+                })
+                .collect()
+        };
+        let inputs = names(model.input_outlets().map_err(|e| err(e.to_string()))?);
+        let outputs = names(model.output_outlets().map_err(|e| err(e.to_string()))?);
+        let find = |list: &[String], want: &str, kind: &str| {
+            list.iter().position(|n| n == want).ok_or_else(|| {
+                err(format!(
+                    "has no {kind} tensor \"{want}\" (its {kind}s are {list:?}; expected {:?})",
+                    if kind == "input" {
+                        &INPUTS[..]
+                    } else {
+                        &OUTPUTS[..]
+                    }
+                ))
+            })
+        };
+        if inputs.len() != INPUTS.len() || outputs.len() != OUTPUTS.len() {
+            return Err(err(format!(
+                "has inputs {inputs:?} and outputs {outputs:?}; expected {INPUTS:?} and {OUTPUTS:?}"
+            )));
+        }
+        let input_order = [
+            find(&inputs, INPUTS[0], "input")?,
+            find(&inputs, INPUTS[1], "input")?,
+            find(&inputs, INPUTS[2], "input")?,
+        ];
+        let output_order = [
+            find(&outputs, OUTPUTS[0], "output")?,
+            find(&outputs, OUTPUTS[1], "output")?,
+        ];
+        let state_dim = model
+            .input_fact(input_order[2])
+            .ok()
+            .and_then(|f| f.shape.dims().nth(1).cloned())
+            .and_then(|d| d.concretize())
+            .and_then(|d| d.to_usize().ok());
+        let state_channels = state_dim.ok_or_else(|| {
+            err("input \"state\" must declare a fixed channel count [1, C, h, w]".into())
+        })?;
+        let mut net = Network {
+            name: name.to_string(),
+            model,
+            input_order,
+            output_order,
+            state_channels,
+        };
+        net.check_shapes()?;
+        Ok(net)
+    }
+
+    /// The model's name as used in messages (its path, or "embedded model").
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Channels of the recurrent state tensor.
+    pub fn state_channels(&self) -> usize {
+        self.state_channels
+    }
+
+    /// Runs the model once on a tiny grid and checks every output shape and value.
+    fn check_shapes(&mut self) -> Result<(), ModelError> {
+        let mut session = self.session((3, 2), Backend::Cpu, 1)?;
+        session.pack_with(|f| f.fill(0.5));
+        session.step()?;
+        Ok(())
+    }
+
+    /// Builds a session for a `(w, h)` chroma grid on `backend` with `threads` (0: all cores).
+    pub fn session(
+        &self,
+        grid: (usize, usize),
+        backend: Backend,
+        threads: usize,
+    ) -> Result<Session, ModelError> {
+        let (w, h) = grid;
+        let err = |what: String| ModelError(format!("model {}: {what}", self.name));
+        let mut model = self.model.clone();
+        let shapes = [
+            [1, IN_CHANNELS, h, w],
+            [1, IN_CHANNELS, h, w],
+            [1, self.state_channels, h, w],
+        ];
+        for (ix, shape) in self.input_order.iter().zip(shapes) {
+            model
+                .set_input_fact(*ix, InferenceFact::dt_shape(f32::datum_type(), shape))
+                .map_err(|e| err(e.to_string()))?;
+        }
+        let typed = model.into_optimized().map_err(|e| {
+            err(format!(
+                "cannot be planned for a {w}x{h} grid with inputs {:?}: {e:#}",
+                shapes
+            ))
+        })?;
+        let runtime = match backend {
+            Backend::Cpu => "cpu",
+            Backend::Cuda => "cuda",
+        };
+        if backend == Backend::Cuda && !cfg!(feature = "cuda") {
+            return Err(err(
+                "backend \"cuda\" needs a plugin built with the cargo feature `cuda`".into(),
+            ));
+        }
+        let runtime = runtime_for_name(runtime)
+            .map_err(|e| err(format!("backend \"{runtime}\" is not usable here: {e:#}")))?
+            .ok_or_else(|| err(format!("backend \"{runtime}\" is not available")))?;
+        let threads = match threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let options = RunOptions {
+            executor: (threads > 1)
+                .then(|| tract_linalg::multithread::Executor::multithread(threads)),
+            ..Default::default()
+        };
+        let runnable = runtime
+            .prepare_with_options(typed, &options)
+            .map_err(|e| err(format!("cannot be prepared: {e:#}")))?;
+        let state = runnable.spawn().map_err(|e| err(e.to_string()))?;
+        let zero = |shape: [usize; 4]| Arc::new(Tensor::zero::<f32>(&shape).expect("f32 zeros"));
+        Ok(Session {
+            name: self.name.clone(),
+            _runnable: runnable,
+            state,
+            grid,
+            state_channels: self.state_channels,
+            input_order: self.input_order,
+            output_order: self.output_order,
+            frame: zero(shapes[0]),
+            prev: None,
+            recurrent: zero(shapes[2]),
+            residual: None,
+        })
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("name", &self.name)
+            .field("grid", &self.grid)
+            .finish()
+    }
+}
+
+/// A network planned for one grid size, with the temporal state of one stream.
+pub struct Session {
+    name: String,
+    _runnable: Box<dyn Runnable>,
+    state: Box<dyn State>,
+    grid: (usize, usize),
+    state_channels: usize,
+    input_order: [usize; 3],
+    output_order: [usize; 2],
+    /// The packed current frame (reused across frames when nothing else holds it).
+    frame: Arc<Tensor>,
+    /// The packed previous frame, `None` after a reset.
+    prev: Option<Arc<Tensor>>,
+    recurrent: Arc<Tensor>,
+    residual: Option<TValue>,
+}
+
+impl Session {
+    /// The chroma grid `(w, h)` this session was planned for.
+    pub fn grid(&self) -> (usize, usize) {
+        self.grid
+    }
+
+    /// Forgets every previous frame: the next step starts as the first frame of a stream.
+    pub fn reset(&mut self) {
+        self.prev = None;
+        let shape = self.recurrent.shape().to_vec();
+        self.recurrent = Arc::new(Tensor::zero::<f32>(&shape).expect("f32 zeros"));
+    }
+
+    /// Lets `fill` write the current frame (`IN_CHANNELS x h x w`) into the input buffer, which
+    /// is reused from frame to frame whenever the network no longer holds it.
+    pub fn pack_with<R>(&mut self, fill: impl FnOnce(&mut [f32]) -> R) -> R {
+        if Arc::get_mut(&mut self.frame).is_none() {
+            let shape = self.frame.shape().to_vec();
+            self.frame = Arc::new(Tensor::zero::<f32>(&shape).expect("f32 zeros"));
+        }
+        let tensor = Arc::get_mut(&mut self.frame).expect("unique frame buffer");
+        let mut view = tensor.try_as_plain_ram_mut().expect("plain tensor");
+        fill(view.as_slice_mut::<f32>().expect("f32 tensor"))
+    }
+
+    /// Runs one step on the packed frame; the residual is then readable with [`Self::residual`].
+    pub fn step(&mut self) -> Result<(), ModelError> {
+        let err = |what: String| ModelError(format!("model {}: {what}", self.name));
+        let prev = self.prev.clone().unwrap_or_else(|| self.frame.clone());
+        let mut inputs: TVec<TValue> = tvec![TValue::from_const(self.frame.clone()); 3];
+        inputs[self.input_order[0]] = TValue::from_const(self.frame.clone());
+        inputs[self.input_order[1]] = TValue::from_const(prev);
+        inputs[self.input_order[2]] = TValue::from_const(self.recurrent.clone());
+        self.residual = None;
+        let mut outputs = self
+            .state
+            .run(inputs)
+            .map_err(|e| err(format!("failed to run: {e:#}")))?;
+        let (w, h) = self.grid;
+        let residual = outputs[self.output_order[0]].clone();
+        let state = std::mem::replace(
+            &mut outputs[self.output_order[1]],
+            TValue::from_const(self.recurrent.clone()),
+        );
+        for (value, name, c) in [
+            (&residual, OUTPUTS[0], OUT_CHANNELS),
+            (&state, OUTPUTS[1], self.state_channels),
+        ] {
+            if value.shape() != [1, c, h, w] {
+                return Err(err(format!(
+                    "output \"{name}\" has shape {:?}, expected {:?}",
+                    value.shape(),
+                    [1, c, h, w]
+                )));
+            }
+            let data = value
+                .try_as_plain_ram()
+                .and_then(|v| v.as_slice::<f32>())
+                .map_err(|e| err(format!("output \"{name}\" is not f32: {e}")))?;
+            if let Some(bad) = data.iter().find(|v| !v.is_finite()) {
+                return Err(err(format!(
+                    "output \"{name}\" holds a non-finite value {bad}"
+                )));
+            }
+        }
+        self.recurrent = state.into_arc_tensor();
+        self.prev = Some(self.frame.clone());
+        self.residual = Some(residual);
+        Ok(())
+    }
+
+    /// The residual of the last successful step (`OUT_CHANNELS x h x w`).
+    pub fn residual(&self) -> Option<&[f32]> {
+        self.residual
+            .as_ref()
+            .and_then(|r| r.as_plain_ram())
+            .and_then(|v| v.as_slice::<f32>().ok())
+    }
+
+    /// The recurrent state after the last step (`state_channels x h x w`).
+    pub fn recurrent_state(&self) -> &[f32] {
+        self.recurrent
+            .as_plain_ram()
+            .and_then(|v| v.as_slice::<f32>().ok())
+            .unwrap_or(&[])
+    }
+}

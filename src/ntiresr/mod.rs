@@ -1,0 +1,37 @@
+//! The `ntiresr` element: I420 in, I420 at 4x width and height out.
+
+use gst::glib;
+use gst::prelude::*;
+
+mod imp;
+
+glib::wrapper! {
+    pub struct NtireSr(ObjectSubclass<imp::NtireSr>)
+        @extends gst_video::VideoFilter, gst_base::BaseTransform, gst::Element, gst::Object;
+}
+
+/// Where the network runs (the `backend` property).
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum, Default)]
+#[repr(u32)]
+#[enum_type(name = "GstNtireSrBackend")]
+pub enum Backend {
+    #[default]
+    #[enum_value(name = "CPU: tract on the host's cores", nick = "cpu")]
+    Cpu = 0,
+    #[enum_value(
+        name = "CUDA: tract-cuda (needs the `cuda` cargo feature and a CUDA driver)",
+        nick = "cuda"
+    )]
+    Cuda = 1,
+}
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    #[cfg(feature = "doc")]
+    Backend::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    gst::Element::register(
+        Some(plugin),
+        "ntiresr",
+        gst::Rank::NONE,
+        NtireSr::static_type(),
+    )
+}

@@ -1,0 +1,84 @@
+//! Shared helpers for the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Once;
+
+use gst_video::prelude::*;
+
+pub fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        gst::init().unwrap();
+        gstntiresr::plugin_register_static().expect("register ntiresr");
+    });
+}
+
+/// A file under `tests/data`.
+pub fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+/// The small random-weight test model (same contract as the shipped one).
+pub fn tiny_model() -> String {
+    data("tiny.onnx").display().to_string()
+}
+
+pub fn caps(width: i32, height: i32) -> gst::Caps {
+    gst_video::VideoCapsBuilder::new()
+        .format(gst_video::VideoFormat::I420)
+        .width(width)
+        .height(height)
+        .framerate(gst::Fraction::new(25, 1))
+        .pixel_aspect_ratio(gst::Fraction::new(1, 1))
+        .build()
+}
+
+/// A deterministic I420 frame: a moving gradient plus per-`seed` texture.
+pub fn frame(width: u32, height: u32, seed: u32) -> gst::Buffer {
+    let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, width, height)
+        .build()
+        .unwrap();
+    let buffer = gst::Buffer::with_size(info.size()).unwrap();
+    let mut frame = gst_video::VideoFrame::from_buffer_writable(buffer, &info).unwrap();
+    for p in 0..3u32 {
+        let (w, h) = (frame.comp_width(p), frame.comp_height(p));
+        let stride = frame.plane_stride()[p as usize] as u32;
+        let data = frame.plane_data_mut(p).unwrap();
+        for y in 0..h {
+            for x in 0..w {
+                let noise =
+                    (x.wrapping_mul(7919) ^ y.wrapping_mul(104729) ^ seed.wrapping_mul(31337)) % 23;
+                data[(y * stride + x) as usize] =
+                    ((x * 3 + y * 2 + seed * 5 + p * 40 + noise) % 256) as u8;
+            }
+        }
+    }
+    frame.into_buffer()
+}
+
+pub const FRAME: gst::ClockTime = gst::ClockTime::from_mseconds(40);
+
+/// Stamps `buffer` as frame `index` of a 25 fps stream.
+pub fn stamped(mut buffer: gst::Buffer, index: u64) -> gst::Buffer {
+    let b = buffer.get_mut().unwrap();
+    b.set_pts(FRAME * index);
+    b.set_duration(FRAME);
+    buffer
+}
+
+/// Makes an ntiresr element with the test model.
+pub fn element() -> gst::Element {
+    init();
+    gst::ElementFactory::make("ntiresr")
+        .property("model-location", tiny_model())
+        .build()
+        .unwrap()
+}
+
+/// Bytes of a mapped buffer.
+pub fn bytes(buffer: &gst::Buffer) -> Vec<u8> {
+    buffer.map_readable().unwrap().as_slice().to_vec()
+}

@@ -1,0 +1,171 @@
+//! The `ntiresr` element under gst-check's Harness: negotiation, timestamps, state and causality.
+
+mod common;
+
+use common::*;
+use gst::prelude::*;
+use gst_check::Harness;
+
+fn harness(width: i32, height: i32) -> Harness {
+    let mut h = Harness::with_element(&element(), Some("sink"), Some("src"));
+    h.set_src_caps(caps(width, height));
+    h
+}
+
+/// Pushes the frames with `seeds` (stamped 0, 1, ...) and returns every output, checking that
+/// each frame's output is out before the next frame goes in.
+fn run(h: &mut Harness, width: u32, height: u32, seeds: &[u32]) -> Vec<Vec<u8>> {
+    seeds
+        .iter()
+        .enumerate()
+        .map(|(i, &seed)| {
+            h.push(stamped(frame(width, height, seed), i as u64))
+                .unwrap();
+            assert_eq!(
+                h.buffers_in_queue(),
+                1,
+                "frame {i} is not out before the next one"
+            );
+            bytes(&h.pull().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn negotiates_four_times_the_size_in_every_orientation() {
+    for (w, h) in [(64, 36), (36, 64), (33, 19), (8, 8)] {
+        let mut harness = harness(w, h);
+        harness
+            .push(stamped(frame(w as u32, h as u32, 1), 0))
+            .unwrap();
+        let out = harness.pull().unwrap();
+        let caps = harness.sinkpad().unwrap().current_caps().unwrap();
+        let s = caps.structure(0).unwrap();
+        assert_eq!(s.get::<i32>("width").unwrap(), 4 * w);
+        assert_eq!(s.get::<i32>("height").unwrap(), 4 * h);
+        assert_eq!(s.get::<&str>("format").unwrap(), "I420");
+        assert_eq!(
+            s.get::<gst::Fraction>("framerate").unwrap(),
+            gst::Fraction::new(25, 1)
+        );
+        let info = gst_video::VideoInfo::from_caps(&caps).unwrap();
+        assert_eq!(out.size(), info.size(), "output buffer size for {w}x{h}");
+    }
+}
+
+#[test]
+fn rejects_unsupported_sizes() {
+    for (w, h) in [(7, 100), (1921, 1080)] {
+        let mut harness = harness(w, h);
+        let pushed = harness.push(stamped(frame(w as u32, h as u32, 1), 0));
+        assert_eq!(pushed, Err(gst::FlowError::NotNegotiated), "{w}x{h}");
+    }
+}
+
+#[test]
+fn caps_queries_map_both_ways() {
+    let mut h = Harness::with_element(&element(), Some("sink"), Some("src"));
+    h.set_sink_caps(caps(1920, 1080));
+    let upstream = h
+        .element()
+        .unwrap()
+        .static_pad("sink")
+        .unwrap()
+        .query_caps(None);
+    let s = upstream.structure(0).unwrap();
+    assert_eq!(
+        (
+            s.get::<i32>("width").unwrap(),
+            s.get::<i32>("height").unwrap()
+        ),
+        (480, 270)
+    );
+    // Downstream caps that are no exact x4 of a supported size leave nothing upstream.
+    let mut h = Harness::with_element(&element(), Some("sink"), Some("src"));
+    h.set_sink_caps(caps(1922, 1080));
+    let upstream = h
+        .element()
+        .unwrap()
+        .static_pad("sink")
+        .unwrap()
+        .query_caps(None);
+    assert!(upstream.is_empty(), "{upstream}");
+}
+
+#[test]
+fn keeps_timestamps_and_durations() {
+    let mut h = harness(40, 24);
+    for i in 0..3 {
+        h.push(stamped(frame(40, 24, i as u32), i)).unwrap();
+        let out = h.pull().unwrap();
+        assert_eq!(out.pts(), Some(FRAME * i));
+        assert_eq!(out.duration(), Some(FRAME));
+    }
+}
+
+#[test]
+fn same_input_after_a_flush_gives_identical_output() {
+    let mut h = harness(40, 24);
+    let first = run(&mut h, 40, 24, &[1, 2, 3, 4]);
+    h.push_event(gst::event::FlushStart::new());
+    h.push_event(gst::event::FlushStop::new(true));
+    h.push_event(gst::event::Segment::new(&gst::FormattedSegment::<
+        gst::ClockTime,
+    >::new()));
+    let second = run(&mut h, 40, 24, &[1, 2, 3, 4]);
+    assert_eq!(first, second);
+    // The state matters: the same frame after a different history gives another output.
+    assert_ne!(first[1], run(&mut harness(40, 24), 40, 24, &[2])[0]);
+}
+
+#[test]
+fn output_for_a_frame_ignores_later_frames() {
+    let a = run(&mut harness(40, 24), 40, 24, &[1, 2, 3]);
+    let b = run(&mut harness(40, 24), 40, 24, &[1, 2, 9]);
+    assert_eq!(a[..2], b[..2]);
+    assert_ne!(a[2], b[2]);
+}
+
+#[test]
+fn discont_and_timestamp_gaps_reset_the_state() {
+    let fresh = run(&mut harness(40, 24), 40, 24, &[5]).remove(0);
+    let mut h = harness(40, 24);
+    run(&mut h, 40, 24, &[1, 2]);
+    let mut buf = stamped(frame(40, 24, 5), 2);
+    buf.get_mut().unwrap().set_flags(gst::BufferFlags::DISCONT);
+    h.push(buf).unwrap();
+    assert_eq!(bytes(&h.pull().unwrap()), fresh, "DISCONT must reset");
+
+    let mut h = harness(40, 24);
+    run(&mut h, 40, 24, &[1, 2]);
+    h.push(stamped(frame(40, 24, 5), 4)).unwrap(); // frames 2 and 3 dropped
+    assert_eq!(bytes(&h.pull().unwrap()), fresh, "a 2-frame gap must reset");
+
+    let mut h = harness(40, 24);
+    run(&mut h, 40, 24, &[1, 2]);
+    h.push(stamped(frame(40, 24, 5), 2)).unwrap();
+    assert_ne!(
+        bytes(&h.pull().unwrap()),
+        fresh,
+        "a steady stream keeps its state"
+    );
+    let stats = h.element().unwrap().property::<gst::Structure>("stats");
+    assert_eq!(stats.get::<u64>("frames").unwrap(), 3);
+    assert_eq!(stats.get::<u64>("resets").unwrap(), 1);
+}
+
+#[test]
+fn answers_the_latency_query_with_one_frame_added() {
+    let h = harness(40, 24);
+    let mut q = gst::query::Latency::new();
+    // The harness source answers with no latency; ours adds one frame at 25 fps.
+    assert!(
+        h.element()
+            .unwrap()
+            .static_pad("src")
+            .unwrap()
+            .query(&mut q)
+    );
+    let (_, min, _) = q.result();
+    assert_eq!(min, FRAME);
+}

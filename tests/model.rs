@@ -1,0 +1,93 @@
+//! The model runner against PyTorch's own outputs, and its contract checks.
+
+mod common;
+
+use std::path::Path;
+
+use common::data;
+use gstntiresr::network::{Backend, Network};
+
+/// Replays `<model>.sample.bin` (written by `training/export.py`): two recurrent steps from an
+/// empty state, compared with what PyTorch gave (max abs error <= 1e-3 in 0..1 units).
+fn check_parity(network: &Network, sample: &Path) {
+    let bytes = std::fs::read(sample).unwrap();
+    let word = |i: usize| u32::from_le_bytes(bytes[4 * i..4 * i + 4].try_into().unwrap()) as usize;
+    let (h, w, c) = (word(0), word(1), word(2));
+    assert_eq!(c, network.state_channels());
+    let floats: Vec<f32> = bytes[12..]
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    let (nf, nr, ns) = (6 * h * w, 96 * h * w, c * h * w);
+    assert_eq!(floats.len(), 2 * nf + 2 * (nr + ns));
+    let (f0, rest) = floats.split_at(nf);
+    let (f1, rest) = rest.split_at(nf);
+    let (r0, rest) = rest.split_at(nr);
+    let (s1, rest) = rest.split_at(ns);
+    let (r1, s2) = rest.split_at(nr);
+
+    let mut session = network.session((w, h), Backend::Cpu, 1).unwrap();
+    let max_err = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max)
+    };
+    for (frame, residual, state) in [(f0, r0, s1), (f1, r1, s2)] {
+        session.pack_with(|buf| buf.copy_from_slice(frame));
+        session.step().unwrap();
+        let er = max_err(session.residual().unwrap(), residual);
+        let es = max_err(session.recurrent_state(), state);
+        assert!(
+            er <= 1e-3 && es <= 1e-3,
+            "residual err {er}, state err {es}"
+        );
+    }
+}
+
+#[test]
+fn shipped_model_matches_pytorch() {
+    let network = Network::from_bytes("embedded", gstntiresr::EMBEDDED_MODEL).unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/ntiresr.sample.bin");
+    check_parity(&network, &sample);
+}
+
+#[test]
+fn test_model_matches_pytorch() {
+    let network = Network::from_file(&data("tiny.onnx")).unwrap();
+    check_parity(&network, &data("tiny.sample.bin"));
+}
+
+#[test]
+fn bad_models_are_named_and_explained() {
+    let missing = Network::from_file(&data("no-such-model.onnx"))
+        .unwrap_err()
+        .0;
+    assert!(
+        missing.contains("no-such-model.onnx") && missing.contains("cannot read"),
+        "{missing}"
+    );
+
+    let corrupt = Network::from_bytes("garbage.onnx", b"this is not a protobuf")
+        .unwrap_err()
+        .0;
+    assert!(
+        corrupt.contains("garbage.onnx") && corrupt.contains("ONNX"),
+        "{corrupt}"
+    );
+
+    let wrong = Network::from_file(&data("wrong_contract.onnx"))
+        .unwrap_err()
+        .0;
+    assert!(
+        wrong.contains("wrong_contract.onnx") && wrong.contains("\"state\""),
+        "{wrong}"
+    );
+}
+
+#[test]
+fn cuda_backend_fails_cleanly_without_cuda() {
+    let network = Network::from_file(&data("tiny.onnx")).unwrap();
+    let err = network.session((4, 4), Backend::Cuda, 1).unwrap_err().0;
+    assert!(err.contains("cuda"), "{err}");
+}

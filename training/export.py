@@ -1,0 +1,68 @@
+"""Export a trained checkpoint to the ONNX contract of models/README.md, with a parity sample.
+
+    python training/export.py training/runs/v1/final.pt models/ntiresr.onnx
+    python training/export.py --channels 4 --body 1 --random tests/data/tiny.onnx
+
+Besides the .onnx it writes <name>.sample.bin: a small stored input (two steps from an empty state)
+and the outputs PyTorch gave, which the Rust parity test replays through tract.
+"""
+
+import argparse
+import hashlib
+import struct
+from pathlib import Path
+
+import torch
+
+from model import IN_CH, NtireSR
+
+INPUTS = ["frame", "prev_frame", "state"]
+OUTPUTS = ["residual", "state_out"]
+
+
+def export(model: NtireSR, out: Path) -> None:
+    model.eval()
+    h, w = 10, 14
+    args = (torch.rand(1, IN_CH, h, w), torch.rand(1, IN_CH, h, w), torch.zeros(1, model.state_ch, h, w))
+    dyn = {n: {2: "h", 3: "w"} for n in INPUTS + OUTPUTS}
+    torch.onnx.export(model, args, str(out), input_names=INPUTS, output_names=OUTPUTS,
+                      dynamic_axes=dyn, opset_version=17, dynamo=False)
+
+
+def write_sample(model: NtireSR, out: Path, h: int = 6, w: int = 10, seed: int = 7) -> None:
+    """Two recurrent steps on random frames: [u32 h, w, state_ch] then every tensor as f32 LE."""
+    g = torch.Generator().manual_seed(seed)
+    f0, f1 = (torch.rand(1, IN_CH, h, w, generator=g) for _ in range(2))
+    s0 = torch.zeros(1, model.state_ch, h, w)
+    with torch.no_grad():
+        r0, s1 = model(f0, f0, s0)
+        r1, s2 = model(f1, f0, s1)
+    with open(out, "wb") as fh:
+        fh.write(struct.pack("<3I", h, w, model.state_ch))
+        for t in (f0, f1, r0, s1, r1, s2):
+            fh.write(t.contiguous().numpy().astype("<f4").tobytes())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("checkpoint", nargs="?", type=Path)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--channels", type=int, default=32)
+    ap.add_argument("--body", type=int, default=3)
+    ap.add_argument("--random", action="store_true", help="random weights (test model)")
+    a = ap.parse_args()
+    torch.manual_seed(0)
+    model = NtireSR(a.channels, a.body)
+    if a.random:
+        for p in model.tail.parameters():  # the zero init would make every output trivial
+            torch.nn.init.normal_(p, std=0.05)
+    else:
+        state = torch.load(a.checkpoint, weights_only=False)  # final.pt, or a training last.pt
+        model.load_state_dict(state.get("model", state))
+    export(model, a.out)
+    write_sample(model, a.out.with_suffix(".sample.bin"))
+    print(a.out, hashlib.sha256(a.out.read_bytes()).hexdigest())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Degrade every training clip at every training QP once and cache the frames as .npy files.
+
+    python training/prepare_data.py [--frames 120] [--jobs 2]
+
+Output: training/cache/<clip>/{hr_y,hr_u,hr_v}.npy and qp<N>_{y,u,v}.npy (uint8, I420 planes).
+"""
+
+import argparse
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+
+from clips import TRAIN_QPS, clip_id, train_clips
+from degrade import Clip, degrade, ground_truth, split_i420
+
+CACHE = Path(__file__).resolve().parent / "cache"
+
+
+def prepare(args: tuple[Clip, int]) -> str:
+    clip, frames = args
+    out = CACHE / clip_id(clip.path)
+    if (out / f"qp{TRAIN_QPS[-1]}_v.npy").exists():
+        return f"{out.name}: cached"
+    out.mkdir(parents=True, exist_ok=True)
+    hr = ground_truth(clip, frames)
+    for name, plane in zip("yuv", split_i420(hr, clip.width, clip.height)):
+        np.save(out / f"hr_{name}.npy", plane)
+    for qp in TRAIN_QPS:
+        lr = degrade(hr, clip.width, clip.height, qp)
+        for name, plane in zip("yuv", split_i420(lr, clip.width // 4, clip.height // 4)):
+            np.save(out / f"qp{qp}_{name}.npy", plane)
+    return f"{out.name}: {clip.width}x{clip.height}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--frames", type=int, default=120)
+    ap.add_argument("--jobs", type=int, default=2)
+    a = ap.parse_args()
+    clips = train_clips()
+    with Pool(a.jobs) as pool:
+        for msg in pool.imap_unordered(prepare, [(c, a.frames) for c in clips]):
+            print(msg, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Train the ntiresr network on the cached degraded clips (see prepare_data.py).
+
+    python training/train.py --minutes 70 --out training/runs/v1
+
+Resumable: re-running with the same --out continues from its last checkpoint. Sequences of
+consecutive frames are unrolled through the recurrence from an empty state, as the element starts.
+"""
+
+import argparse
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from clips import TRAIN_QPS
+from model import NtireSR, gflop, pack, reconstruct
+
+CACHE = Path(__file__).resolve().parent / "cache"
+
+
+class Frames:
+    """All cached clips in memory: per clip the HR planes and the decoded LR planes per QP."""
+
+    def __init__(self, cache: Path):
+        self.clips = []
+        for d in sorted(p for p in cache.iterdir() if (p / f"qp{TRAIN_QPS[-1]}_v.npy").exists()):
+            hr = [np.load(d / f"hr_{c}.npy") for c in "yuv"]
+            lr = {qp: [np.load(d / f"qp{qp}_{c}.npy") for c in "yuv"] for qp in TRAIN_QPS}
+            n = min(len(hr[0]), *(len(v[0]) for v in lr.values()))
+            self.clips.append((d.name, hr, lr, n))
+        print("clips:", " ".join(c[0] for c in self.clips), flush=True)
+
+    def batch(self, size: int, seq: int, crop: int, rng: random.Random):
+        """Tensors (seq, size, C, H, W) in 0..1 for LR y,u,v and HR y,u,v."""
+        out = [[] for _ in range(6)]
+        for _ in range(size):
+            _, hr, lr, n = rng.choice(self.clips)
+            qp = rng.choice(TRAIN_QPS)
+            t = rng.randrange(0, n - seq + 1)
+            ly = lr[qp][0]
+            h, w = ly.shape[1:]
+            y0 = rng.randrange(0, (h - crop) // 2 + 1) * 2
+            x0 = rng.randrange(0, (w - crop) // 2 + 1) * 2
+            c2, cy, cx = crop // 2, y0 // 2, x0 // 2
+            parts = [
+                lr[qp][0][t : t + seq, y0 : y0 + crop, x0 : x0 + crop],
+                lr[qp][1][t : t + seq, cy : cy + c2, cx : cx + c2],
+                lr[qp][2][t : t + seq, cy : cy + c2, cx : cx + c2],
+                hr[0][t : t + seq, 4 * y0 : 4 * (y0 + crop), 4 * x0 : 4 * (x0 + crop)],
+                hr[1][t : t + seq, 4 * cy : 4 * (cy + c2), 4 * cx : 4 * (cx + c2)],
+                hr[2][t : t + seq, 4 * cy : 4 * (cy + c2), 4 * cx : 4 * (cx + c2)],
+            ]
+            flip = rng.random() < 0.5
+            for o, p in zip(out, parts):
+                o.append(p[:, :, ::-1] if flip else p)
+        return [torch.from_numpy(np.stack(o, 1).astype(np.float32) / 255.0).unsqueeze(2) for o in out]
+
+
+def unroll(model, ly, lu, lv, hy, hu, hv):
+    """Runs a sequence from an empty state; returns the mean loss and the luma PSNR gain proxy."""
+    frames = [pack(ly[t], lu[t], lv[t]) for t in range(len(ly))]
+    n, _, h, w = frames[0].shape
+    state = torch.zeros(n, model.state_ch, h, w)
+    loss = 0.0
+    for t, frame in enumerate(frames):
+        residual, state = model(frame, frames[max(t - 1, 0)], state)
+        y, u, v = reconstruct(residual, ly[t], lu[t], lv[t])
+        loss = loss + F.l1_loss(y, hy[t]) + 0.5 * (F.l1_loss(u, hu[t]) + F.l1_loss(v, hv[t]))
+    return loss / len(frames)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", type=Path, default=Path("training/runs/v1"))
+    ap.add_argument("--minutes", type=float, default=70)
+    ap.add_argument("--batch", type=int, default=12)
+    ap.add_argument("--seq", type=int, default=5)
+    ap.add_argument("--crop", type=int, default=64, help="low-res luma crop (even)")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--channels", type=int, default=32)
+    ap.add_argument("--body", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=2025)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    rng = random.Random(a.seed)
+    a.out.mkdir(parents=True, exist_ok=True)
+    model = NtireSR(a.channels, a.body)
+    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+    ckpt = a.out / "last.pt"
+    step, spent = 0, 0.0
+    if ckpt.exists():
+        s = torch.load(ckpt, weights_only=False)  # our own checkpoint: holds the RNG state
+        model.load_state_dict(s["model"])
+        opt.load_state_dict(s["opt"])
+        step, spent = s["step"], s["seconds"]
+        rng.setstate(s["rng"])
+        print(f"resumed at step {step} ({spent / 60:.1f} min)", flush=True)
+    print(f"{gflop(model):.2f} GFLOP per 480x270 frame, "
+          f"{sum(p.numel() for p in model.parameters())} parameters", flush=True)
+    data = Frames(CACHE)
+    budget = a.minutes * 60
+    t0, last_save, running = time.time() - spent, time.time(), None
+    while time.time() - t0 < budget:
+        frac = (time.time() - t0) / budget
+        for g in opt.param_groups:  # cosine decay to 5% of the start rate
+            g["lr"] = a.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * frac)))
+        loss = unroll(model, *data.batch(a.batch, a.seq, a.crop, rng))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        if step % 50 == 0:
+            print(f"step {step} {(time.time() - t0) / 60:.1f} min loss {running * 255:.3f}", flush=True)
+        if time.time() - last_save > 120:
+            save(ckpt, model, opt, step, time.time() - t0, rng)
+            last_save = time.time()
+    save(ckpt, model, opt, step, time.time() - t0, rng)
+    torch.save(model.state_dict(), a.out / "final.pt")
+    print("done", step, flush=True)
+
+
+def save(path, model, opt, step, seconds, rng):
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                "seconds": seconds, "rng": rng.getstate()}, tmp)
+    tmp.replace(path)
+
+
+if __name__ == "__main__":
+    main()
