@@ -87,7 +87,7 @@ impl ObjectImpl for NtireSr {
                     .nick("Statistics")
                     .blurb(
                         "frames (processed), resets (of the temporal state), mean-ms and \
-                         max-ms (network + composition time per frame), width and height (input)",
+                         max-ms (network + composition time per frame)",
                     )
                     .read_only()
                     .build(),

@@ -1,0 +1,66 @@
+//! Speed benchmark of the element alone: N frames of W x H I420 through `ntiresr` into fakesink.
+//!
+//!     cargo run --release --example speed -- [frames=60] [width=480] [height=270] [n-threads=0]
+//!
+//! Prints frames per second (wall clock, after a 5-frame warm-up that includes planning) and the
+//! element's own `stats` (mean and max ms per frame).
+
+use std::time::Instant;
+
+use gst::prelude::*;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let arg = |i: usize, default: u32| -> u32 {
+        std::env::args()
+            .nth(i)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(default)
+    };
+    let (frames, width, height, threads) = (arg(1, 60), arg(2, 480), arg(3, 270), arg(4, 0));
+    gst::init()?;
+    gstntiresr::plugin_register_static()?;
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc num-buffers={} pattern=ball ! video/x-raw,format=I420,width={width},\
+         height={height},framerate=30/1 ! ntiresr name=sr n-threads={threads} \
+         ! fakesink name=sink sync=false signal-handoffs=true",
+        frames + 5
+    ))?
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline.by_name("sink").unwrap();
+    let started = std::sync::Arc::new(std::sync::Mutex::new((0u32, None::<Instant>)));
+    let s = started.clone();
+    sink.connect("handoff", false, move |_| {
+        let mut s = s.lock().unwrap();
+        s.0 += 1;
+        if s.0 == 5 {
+            s.1 = Some(Instant::now());
+        }
+        None
+    });
+    pipeline.set_state(gst::State::Playing)?;
+    let bus = pipeline.bus().unwrap();
+    let msg = bus
+        .timed_pop_filtered(
+            gst::ClockTime::NONE,
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .unwrap();
+    let elapsed = started.lock().unwrap().1.map(|t| t.elapsed());
+    let stats = pipeline
+        .by_name("sr")
+        .unwrap()
+        .property::<gst::Structure>("stats");
+    pipeline.set_state(gst::State::Null)?;
+    if let gst::MessageView::Error(e) = msg.view() {
+        return Err(format!("{}: {:?}", e.error(), e.debug()).into());
+    }
+    let elapsed = elapsed.ok_or("fewer than 5 frames came through")?;
+    println!(
+        "{width}x{height} -> {}x{}: {:.2} fps over {frames} frames, n-threads={threads}; {stats}",
+        width * 4,
+        height * 4,
+        frames as f64 / elapsed.as_secs_f64()
+    );
+    Ok(())
+}
