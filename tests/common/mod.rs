@@ -27,6 +27,7 @@ pub fn tiny_model() -> String {
 }
 
 pub fn caps(width: i32, height: i32) -> gst::Caps {
+    init();
     gst_video::VideoCapsBuilder::new()
         .format(gst_video::VideoFormat::I420)
         .width(width)
@@ -38,6 +39,7 @@ pub fn caps(width: i32, height: i32) -> gst::Caps {
 
 /// A deterministic I420 frame: a moving gradient plus per-`seed` texture.
 pub fn frame(width: u32, height: u32, seed: u32) -> gst::Buffer {
+    init();
     let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, width, height)
         .build()
         .unwrap();
