@@ -185,10 +185,7 @@ impl Network {
         let runtime = runtime_for_name(runtime)
             .map_err(|e| err(format!("backend \"{runtime}\" is not usable here: {e:#}")))?
             .ok_or_else(|| err(format!("backend \"{runtime}\" is not available")))?;
-        let threads = match threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        };
+        let threads = resolve_threads(threads);
         let options = RunOptions {
             executor: (threads > 1)
                 .then(|| tract_linalg::multithread::Executor::multithread(threads)),
@@ -221,6 +218,14 @@ impl fmt::Debug for Session {
             .field("name", &self.name)
             .field("grid", &self.grid)
             .finish()
+    }
+}
+
+/// The thread count the `n-threads` property means: 0 is every core.
+pub fn resolve_threads(threads: usize) -> usize {
+    match threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
     }
 }
 

@@ -95,7 +95,9 @@ fn phases() -> [Phase; 4] {
 ///
 /// `residual` is the whole network output (`OUT_CHANNELS x gh x gw`); `first_channel` and `block`
 /// select the plane's sub-pixel channels (0 and 8 for luma, 64/80 and 4 for U/V). `scratch` is
-/// reused between calls to avoid per-frame allocation.
+/// reused between calls to avoid per-frame allocation. Tall planes are composed in up to
+/// `threads` bands of rows at once.
+#[allow(clippy::too_many_arguments)]
 pub fn upscale_add(
     src: Plane,
     dst: &mut PlaneMut,
@@ -104,6 +106,7 @@ pub fn upscale_add(
     first_channel: usize,
     block: usize,
     scratch: &mut Vec<f32>,
+    threads: usize,
 ) {
     let ph = phases();
     let (gw, gh) = grid_size;
@@ -152,7 +155,7 @@ pub fn upscale_add(
     };
     let height = dst.height;
     let data = &mut dst.data[..(height - 1) * stride + width];
-    let bands = if height >= 256 { workers() } else { 1 };
+    let bands = if height >= 256 { threads.max(1) } else { 1 };
     let rows_per_band = height.div_ceil(bands);
     std::thread::scope(|scope| {
         let mut chunks = data.chunks_mut(rows_per_band * stride).enumerate();
@@ -162,11 +165,6 @@ pub fn upscale_add(
         }
         vertical(first, 0);
     });
-}
-
-/// Threads for the composition: the cores there are, at most 4.
-fn workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
 #[cfg(test)]
@@ -227,6 +225,7 @@ mod tests {
             0,
             8,
             &mut Vec::new(),
+            1,
         );
         for (i, &o) in out.iter().enumerate() {
             let expect = if i == 3 * 16 + 13 { 110 } else { 100 };
@@ -255,6 +254,7 @@ mod tests {
             0,
             8,
             &mut Vec::new(),
+            1,
         );
         let torch = [
             0u8, 0, 6, 19, 34, 53, 74, 86, 95, 113, 146, 181, 213, 242, 255, 255,
@@ -287,6 +287,7 @@ mod tests {
             0,
             8,
             &mut scratch,
+            3,
         );
         let ph = phases();
         let at = |x: isize, y: isize| {

@@ -1,12 +1,14 @@
 //! One I420 frame in, one x4 I420 frame out: packing, the network step and the composition.
 
-use crate::network::{Backend, ModelError, Network, Session};
+use crate::network::{Backend, ModelError, Network, Session, resolve_threads};
 use crate::planes::{self, Plane, PlaneMut};
 
 /// Runs a [`Network`] on frames of one size, keeping the stream's temporal state.
 pub struct Upscaler {
     session: Session,
     scratch: Vec<f32>,
+    /// Threads for the composition: the same count as the network's.
+    threads: usize,
 }
 
 impl Upscaler {
@@ -22,6 +24,7 @@ impl Upscaler {
         Ok(Upscaler {
             session,
             scratch: Vec::new(),
+            threads: resolve_threads(threads),
         })
     }
 
@@ -51,6 +54,7 @@ impl Upscaler {
             .residual()
             .expect("compose after a successful step");
         let grid = self.session.grid();
+        let scratch = &mut self.scratch;
         planes::upscale_add(
             src,
             dst,
@@ -58,7 +62,8 @@ impl Upscaler {
             grid,
             first_channel,
             block,
-            &mut self.scratch,
+            scratch,
+            self.threads,
         );
     }
 }
