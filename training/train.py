@@ -59,8 +59,8 @@ class Frames:
         return [torch.from_numpy(np.stack(o, 1).astype(np.float32) / 255.0).unsqueeze(2) for o in out]
 
 
-def unroll(model, ly, lu, lv, hy, hu, hv):
-    """Runs a sequence from an empty state; returns the mean loss and the luma PSNR gain proxy."""
+def unroll(model, chroma_weight, ly, lu, lv, hy, hu, hv):
+    """Runs a sequence from an empty state; returns the mean L1 loss (luma + weighted chroma)."""
     frames = [pack(ly[t], lu[t], lv[t]) for t in range(len(ly))]
     n, _, h, w = frames[0].shape
     state = torch.zeros(n, model.state_ch, h, w)
@@ -68,7 +68,7 @@ def unroll(model, ly, lu, lv, hy, hu, hv):
     for t, frame in enumerate(frames):
         residual, state = model(frame, frames[max(t - 1, 0)], state)
         y, u, v = reconstruct(residual, ly[t], lu[t], lv[t])
-        loss = loss + F.l1_loss(y, hy[t]) + 0.5 * (F.l1_loss(u, hu[t]) + F.l1_loss(v, hv[t]))
+        loss = loss + F.l1_loss(y, hy[t]) + chroma_weight * (F.l1_loss(u, hu[t]) + F.l1_loss(v, hv[t]))
     return loss / len(frames)
 
 
@@ -84,12 +84,16 @@ def main() -> None:
     ap.add_argument("--body", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=2025)
+    ap.add_argument("--chroma-weight", type=float, default=0.5, help="weight of U and V L1 each")
+    ap.add_argument("--init-from", type=Path, help="start from a trained (shallower) model")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     rng = random.Random(a.seed)
     a.out.mkdir(parents=True, exist_ok=True)
     model = NtireSR(a.channels, a.body)
+    if a.init_from:
+        grow_from(model, a.init_from)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     ckpt = a.out / "last.pt"
     step, spent = 0, 0.0
@@ -109,7 +113,7 @@ def main() -> None:
         frac = (time.time() - t0) / budget
         for g in opt.param_groups:  # cosine decay to 5% of the start rate
             g["lr"] = a.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * frac)))
-        loss = unroll(model, *data.batch(a.batch, a.seq, a.crop, rng))
+        loss = unroll(model, a.chroma_weight, *data.batch(a.batch, a.seq, a.crop, rng))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -123,6 +127,30 @@ def main() -> None:
     save(ckpt, model, opt, step, time.time() - t0, rng)
     torch.save(model.state_dict(), a.out / "final.pt")
     print("done", step, flush=True)
+
+
+def grow_from(model: NtireSR, path: Path) -> None:
+    """Loads a trained model with the same width and at most as many body convs into `model`.
+
+    Body convs the source lacks start as identity kernels, so training resumes from (nearly) the
+    source's function: only negative activations change, scaled by the extra leaky ReLU.
+    """
+    s = torch.load(path, weights_only=False)
+    s = s.get("model", s)
+    own = model.state_dict()
+    for k, v in s.items():
+        if own[k].shape != v.shape:
+            raise SystemExit(f"{path}: tensor {k} has shape {tuple(v.shape)}, "
+                             f"the model wants {tuple(own[k].shape)}")
+        own[k] = v
+    model.load_state_dict(own)
+    with torch.no_grad():
+        for conv in model.body[len({k.split(".")[1] for k in s if k.startswith("body.")}):]:
+            conv.weight.zero_()
+            conv.bias.zero_()
+            for c in range(conv.out_channels):
+                conv.weight[c, c, 1, 1] = 1.0
+    print(f"grown from {path}", flush=True)
 
 
 def save(path, model, opt, step, seconds, rng):
