@@ -226,7 +226,7 @@ impl fmt::Debug for Session {
 /// Plans 3x3 convs as im2col + matrix product rather than tract's direct spatial kernel: with the
 /// shipped model's 32-channel convs that is ~10% faster here (13.5 -> 15.0 fps, 480x270, 2 cores).
 /// Scoped to this plugin's planning, so other tract users in the process are not affected.
-fn im2col_scope() -> tract_onnx::tract_core::knobs::KnobScope {
+pub(crate) fn im2col_scope() -> tract_onnx::tract_core::knobs::KnobScope {
     tract_onnx::tract_core::knobs::KnobScope::new([("TRACT_DISABLE_DIRECT_SPATIAL", "true")])
         .expect("tract declares the scopable knob TRACT_DISABLE_DIRECT_SPATIAL")
 }

@@ -1,0 +1,444 @@
+//! The `thqa` subclass of `GstVideoFilter`: buffers pass untouched (in place, never written);
+//! every `interval` frames the luma is scored and the running scores go to properties and to
+//! `thqa` element messages.
+
+use std::path::Path;
+use std::sync::{LazyLock, Mutex};
+use std::time::Instant;
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::prelude::*;
+use gst_base::subclass::prelude::*;
+use gst_video::VideoFormat;
+use gst_video::prelude::*;
+use gst_video::subclass::prelude::*;
+
+use crate::clip_score::ClipScore;
+use crate::patches::{LumaLayout, LumaView};
+use crate::quality::{MAX_SCORE, QualityModel};
+use crate::stats::Stats;
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "thqa",
+        gst::DebugColorFlags::empty(),
+        Some("talking-head quality monitor"),
+    )
+});
+
+/// Formats the element accepts and where their luma is.
+const FORMATS: &[(VideoFormat, LumaLayout)] = {
+    const PLANAR: LumaLayout = LumaLayout::Direct { step: 1, offset: 0 };
+    const fn rgb(step: usize, r: usize, g: usize, b: usize) -> LumaLayout {
+        LumaLayout::Rgb { step, r, g, b }
+    }
+    &[
+        (VideoFormat::I420, PLANAR),
+        (VideoFormat::Yv12, PLANAR),
+        (VideoFormat::Nv12, PLANAR),
+        (VideoFormat::Nv21, PLANAR),
+        (VideoFormat::Y42b, PLANAR),
+        (VideoFormat::Y444, PLANAR),
+        (VideoFormat::Y41b, PLANAR),
+        (VideoFormat::Nv16, PLANAR),
+        (VideoFormat::Nv24, PLANAR),
+        (VideoFormat::A420, PLANAR),
+        (VideoFormat::Gray8, PLANAR),
+        (VideoFormat::Yuy2, LumaLayout::Direct { step: 2, offset: 0 }),
+        (VideoFormat::Yvyu, LumaLayout::Direct { step: 2, offset: 0 }),
+        (VideoFormat::Uyvy, LumaLayout::Direct { step: 2, offset: 1 }),
+        (VideoFormat::Rgbx, rgb(4, 0, 1, 2)),
+        (VideoFormat::Rgba, rgb(4, 0, 1, 2)),
+        (VideoFormat::Bgrx, rgb(4, 2, 1, 0)),
+        (VideoFormat::Bgra, rgb(4, 2, 1, 0)),
+        (VideoFormat::Xrgb, rgb(4, 1, 2, 3)),
+        (VideoFormat::Argb, rgb(4, 1, 2, 3)),
+        (VideoFormat::Xbgr, rgb(4, 3, 2, 1)),
+        (VideoFormat::Abgr, rgb(4, 3, 2, 1)),
+        (VideoFormat::Rgb, rgb(3, 0, 1, 2)),
+        (VideoFormat::Bgr, rgb(3, 2, 1, 0)),
+    ]
+};
+
+const DEFAULT_INTERVAL: u32 = 1;
+const DEFAULT_WINDOW: u32 = 250;
+const DEFAULT_MESSAGE_INTERVAL: u32 = 1;
+/// The value of the score properties before the first scored frame.
+const NO_SCORE: f64 = -1.0;
+
+#[derive(Debug, Clone)]
+struct Settings {
+    model_location: Option<String>,
+    interval: u32,
+    window: u32,
+    message_interval: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            model_location: None,
+            interval: DEFAULT_INTERVAL,
+            window: DEFAULT_WINDOW,
+            message_interval: DEFAULT_MESSAGE_INTERVAL,
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    model: Option<QualityModel>,
+    layout: Option<LumaLayout>,
+    /// Frames seen since the last reset (scored or not).
+    frames: u64,
+    /// Running time and index of the last scored frame.
+    last_scored: Option<(Option<gst::ClockTime>, u64)>,
+    /// Whether a runtime scoring failure was already reported.
+    warned: bool,
+}
+
+pub struct Thqa {
+    settings: Mutex<Settings>,
+    state: Mutex<State>,
+    scores: Mutex<ClipScore>,
+    stats: Mutex<Stats>,
+}
+
+impl Default for Thqa {
+    fn default() -> Self {
+        Thqa {
+            settings: Mutex::default(),
+            state: Mutex::default(),
+            scores: Mutex::new(ClipScore::new(DEFAULT_WINDOW)),
+            stats: Mutex::default(),
+        }
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for Thqa {
+    const NAME: &'static str = "GstThqa";
+    type Type = super::Thqa;
+    type ParentType = gst_video::VideoFilter;
+}
+
+impl ObjectImpl for Thqa {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            let score = |name: &str, nick: &str, blurb: &str| {
+                glib::ParamSpecDouble::builder(name)
+                    .nick(nick)
+                    .blurb(blurb)
+                    .minimum(NO_SCORE)
+                    .maximum(MAX_SCORE as f64)
+                    .default_value(NO_SCORE)
+                    .read_only()
+                    .build()
+            };
+            vec![
+                glib::ParamSpecString::builder("model-location")
+                    .nick("Model location")
+                    .blurb(
+                        "Path of an ONNX quality model that honours the thqa contract \
+                         (models/thqa.md); unset: the embedded default model",
+                    )
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("interval")
+                    .nick("Interval")
+                    .blurb("Score one frame out of this many")
+                    .minimum(1)
+                    .default_value(DEFAULT_INTERVAL)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("window")
+                    .nick("Window")
+                    .blurb("Span in scored frames of the moving average (ema-score)")
+                    .minimum(1)
+                    .default_value(DEFAULT_WINDOW)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("message-interval")
+                    .nick("Message interval")
+                    .blurb(
+                        "Post a \"thqa\" element message every this many scored frames \
+                         (0: only the final one at end of stream)",
+                    )
+                    .default_value(DEFAULT_MESSAGE_INTERVAL)
+                    .mutable_playing()
+                    .build(),
+                score(
+                    "score",
+                    "Score",
+                    "Score of the last scored frame, 0 (bad) to 5 (as the original); \
+                     -1 before the first",
+                ),
+                score(
+                    "clip-score",
+                    "Clip score",
+                    "Mean score of every frame scored since the stream started; -1 before the first",
+                ),
+                score(
+                    "ema-score",
+                    "Moving score",
+                    "Exponential moving average of the frame scores over `window` frames; \
+                     -1 before the first",
+                ),
+                glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
+                    .nick("Statistics")
+                    .blurb(
+                        "frames (scored), resets (of the running scores), mean-ms and max-ms \
+                         (time to score one frame)",
+                    )
+                    .read_only()
+                    .build(),
+            ]
+        });
+        PROPS.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut settings = self.settings.lock().unwrap();
+        match pspec.name() {
+            "model-location" => settings.model_location = value.get().expect("type checked"),
+            "interval" => settings.interval = value.get().expect("type checked"),
+            "window" => {
+                settings.window = value.get().expect("type checked");
+                *self.scores.lock().unwrap() = ClipScore::new(settings.window);
+            }
+            "message-interval" => settings.message_interval = value.get().expect("type checked"),
+            _ => unreachable!("unknown property {}", pspec.name()),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let or_none = |v: Option<f64>| v.unwrap_or(NO_SCORE).to_value();
+        match pspec.name() {
+            "model-location" => self.settings.lock().unwrap().model_location.to_value(),
+            "interval" => self.settings.lock().unwrap().interval.to_value(),
+            "window" => self.settings.lock().unwrap().window.to_value(),
+            "message-interval" => self.settings.lock().unwrap().message_interval.to_value(),
+            "score" => or_none(self.scores.lock().unwrap().last),
+            "clip-score" => or_none(self.scores.lock().unwrap().mean()),
+            "ema-score" => or_none(self.scores.lock().unwrap().ema()),
+            "stats" => {
+                let stats = self.stats.lock().unwrap().clone();
+                gst::Structure::builder("application/x-thqa-stats")
+                    .field("frames", stats.frames)
+                    .field("resets", stats.resets)
+                    .field("mean-ms", stats.mean_ms())
+                    .field("max-ms", stats.max_ms())
+                    .build()
+                    .to_value()
+            }
+            _ => unreachable!("unknown property {}", pspec.name()),
+        }
+    }
+
+    fn constructed(&self) {
+        self.parent_constructed();
+        // Buffers are only read: never made writable, never copied, never dropped for QoS.
+        self.obj().set_passthrough(true);
+        self.obj().set_property("qos", false);
+    }
+}
+
+impl GstObjectImpl for Thqa {}
+
+impl ElementImpl for Thqa {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Talking-head quality monitor",
+                "Filter/Analyzer/Video",
+                "Scores video quality on a 0-5 scale without the original (a small network run \
+                 by tract) and posts frame and clip scores; buffers pass untouched",
+                "ntiresr developers",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = gst_video::VideoCapsBuilder::new()
+                .format_list(FORMATS.iter().map(|(f, _)| *f))
+                .build();
+            vec![
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .unwrap(),
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .unwrap(),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+}
+
+impl BaseTransformImpl for Thqa {
+    const MODE: gst_base::subclass::BaseTransformMode =
+        gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = true;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = self.settings.lock().unwrap().clone();
+        let model = match &settings.model_location {
+            Some(path) => QualityModel::from_file(Path::new(path)),
+            None => QualityModel::from_bytes("(embedded default)", crate::EMBEDDED_QUALITY_MODEL),
+        }
+        .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ["{}", e]))?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "loaded {} (patch grid {:?})",
+            model.name(),
+            model.grid()
+        );
+        *self.state.lock().unwrap() = State {
+            model: Some(model),
+            ..Default::default()
+        };
+        *self.scores.lock().unwrap() = ClipScore::new(settings.window);
+        *self.stats.lock().unwrap() = Stats::default();
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state.lock().unwrap() = State::default();
+        Ok(())
+    }
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        match event.view() {
+            gst::EventView::FlushStop(_) | gst::EventView::StreamStart(_) => self.restart(),
+            gst::EventView::Eos(_) => {
+                let last = self.state.lock().unwrap().last_scored;
+                if let Some((running_time, index)) = last {
+                    self.post_scores(running_time, index, true);
+                }
+            }
+            _ => {}
+        }
+        self.parent_sink_event(event)
+    }
+}
+
+impl VideoFilterImpl for Thqa {
+    fn set_info(
+        &self,
+        incaps: &gst::Caps,
+        in_info: &gst_video::VideoInfo,
+        _outcaps: &gst::Caps,
+        _out_info: &gst_video::VideoInfo,
+    ) -> Result<(), gst::LoggableError> {
+        let layout = FORMATS
+            .iter()
+            .find(|(f, _)| *f == in_info.format())
+            .map(|(_, l)| *l)
+            .ok_or_else(|| gst::loggable_error!(CAT, "unsupported caps {incaps}"))?;
+        self.state.lock().unwrap().layout = Some(layout);
+        Ok(())
+    }
+
+    fn transform_frame_ip_passthrough(
+        &self,
+        frame: &gst_video::VideoFrameRef<&gst::BufferRef>,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let settings = self.settings.lock().unwrap().clone();
+        let mut state = self.state.lock().unwrap();
+        let state = &mut *state;
+        let index = state.frames;
+        state.frames += 1;
+        if !index.is_multiple_of(settings.interval as u64) {
+            return Ok(gst::FlowSuccess::Ok);
+        }
+        let (Some(model), Some(layout)) = (state.model.as_mut(), state.layout) else {
+            return Err(gst::FlowError::NotNegotiated);
+        };
+        let started = Instant::now();
+        let view = LumaView {
+            data: frame.plane_data(0).map_err(|_| gst::FlowError::Error)?,
+            width: frame.width() as usize,
+            height: frame.height() as usize,
+            stride: frame.plane_stride()[0] as usize,
+            layout,
+        };
+        match model.score(&view) {
+            Ok(score) => {
+                self.stats.lock().unwrap().record(started.elapsed());
+                let scored = {
+                    let mut scores = self.scores.lock().unwrap();
+                    scores.add(score as f64);
+                    scores.frames
+                };
+                let running_time = self
+                    .obj()
+                    .segment()
+                    .downcast_ref::<gst::ClockTime>()
+                    .and_then(|s| s.to_running_time(frame.buffer().pts()));
+                state.last_scored = Some((running_time, index));
+                let every = settings.message_interval as u64;
+                if every > 0 && scored.is_multiple_of(every) {
+                    self.post_scores(running_time, index, false);
+                }
+            }
+            // A monitor must not stop the stream it watches: the frame passes, the user is told.
+            Err(e) if !state.warned => {
+                state.warned = true;
+                gst::element_imp_warning!(self, gst::StreamError::Failed, ["{}", e]);
+            }
+            Err(e) => gst::debug!(CAT, imp = self, "{e}"),
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+}
+
+impl Thqa {
+    /// A new stream or a flush: the running scores start again.
+    fn restart(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.frames = 0;
+        state.last_scored = None;
+        drop(state);
+        let mut scores = self.scores.lock().unwrap();
+        if scores.frames > 0 {
+            scores.reset();
+            self.stats.lock().unwrap().resets += 1;
+        }
+    }
+
+    /// Posts a `thqa` element message after scoring frame `index`; the `last` one, at end of
+    /// stream, carries the clip score of the whole stream.
+    fn post_scores(&self, running_time: Option<gst::ClockTime>, index: u64, last: bool) {
+        let scores = self.scores.lock().unwrap().clone();
+        let (Some(score), Some(mean), Some(ema)) = (scores.last, scores.mean(), scores.ema())
+        else {
+            return;
+        };
+        let s = gst::Structure::builder("thqa")
+            .field("running-time", running_time)
+            .field("frame", index)
+            .field("score", score)
+            .field("clip-score", mean)
+            .field("ema-score", ema)
+            .field("frames-scored", scores.frames)
+            .field("final", last)
+            .build();
+        let _ = self
+            .obj()
+            .post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
+    }
+}

@@ -1,0 +1,231 @@
+//! The `thqa` quality monitor: pass-through, messages, running scores, models.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use gst::prelude::*;
+use gst_video::VideoFormat;
+use gstntiresr::quality::QualityModel;
+
+/// The small random-weight quality model (thqa contract, 4 patches of 16x16).
+fn tiny_quality_model() -> String {
+    data("thqa_tiny.onnx").display().to_string()
+}
+
+/// A frame of `format` whose bytes follow a pattern (every byte differs from its neighbours).
+fn raw_frame(format: VideoFormat, width: u32, height: u32, seed: u32) -> gst::Buffer {
+    let info = gst_video::VideoInfo::builder(format, width, height)
+        .build()
+        .unwrap();
+    let data: Vec<u8> = (0..info.size() as u32)
+        .map(|i| (i.wrapping_mul(2654435761).wrapping_add(seed * 97) >> 13) as u8)
+        .collect();
+    gst::Buffer::from_mut_slice(data)
+}
+
+/// Runs `description` to EOS; returns the pipeline and every `thqa` message structure.
+fn run(description: &str) -> Result<(gst::Bin, Vec<gst::Structure>), String> {
+    init();
+    let pipeline = gst::parse::launch(description)
+        .unwrap()
+        .downcast::<gst::Bin>()
+        .unwrap();
+    let bus = pipeline.bus().unwrap();
+    let _ = pipeline.set_state(gst::State::Playing);
+    let mut messages = vec![];
+    let result = loop {
+        let msg = bus
+            .timed_pop(gst::ClockTime::from_seconds(120))
+            .expect("pipeline neither finished nor failed in time");
+        match msg.view() {
+            gst::MessageView::Eos(_) => break Ok(()),
+            gst::MessageView::Error(e) => break Err(format!("{} ({:?})", e.error(), e.debug())),
+            gst::MessageView::Element(m) => {
+                if let Some(s) = m.structure().filter(|s| s.name() == "thqa") {
+                    messages.push(s.to_owned());
+                }
+            }
+            _ => {}
+        }
+    };
+    pipeline.set_state(gst::State::Null).unwrap();
+    result.map(|_| (pipeline, messages))
+}
+
+#[test]
+fn buffers_pass_bit_identical_and_uncopied() {
+    init();
+    for format in [
+        VideoFormat::I420,
+        VideoFormat::Nv12,
+        VideoFormat::Yuy2,
+        VideoFormat::Uyvy,
+        VideoFormat::Bgrx,
+        VideoFormat::Rgb,
+        VideoFormat::Gray8,
+    ] {
+        // 37x21 is larger than the test model's 16x16 patches, 9x7 smaller.
+        for (w, h) in [(37, 21), (9, 7)] {
+            let element = gst::ElementFactory::make("thqa")
+                .property("model-location", tiny_quality_model())
+                .build()
+                .unwrap();
+            let mut harness = gst_check::Harness::with_element(&element, Some("sink"), Some("src"));
+            let caps = gst_video::VideoInfo::builder(format, w, h)
+                .fps(gst::Fraction::new(25, 1))
+                .build()
+                .unwrap()
+                .to_caps()
+                .unwrap();
+            harness.set_src_caps(caps);
+            for i in 0..3 {
+                let input = stamped(raw_frame(format, w, h, i), i as u64);
+                let expect = bytes(&input);
+                let ptr = input.as_ptr();
+                let output = harness.push_and_pull(input).unwrap();
+                assert_eq!(bytes(&output), expect, "{format:?} {w}x{h} frame {i}");
+                assert_eq!(output.as_ptr(), ptr, "{format:?}: the buffer was copied");
+            }
+            let score: f64 = element.property("score");
+            assert!((0.0..=5.0).contains(&score), "{format:?} score {score}");
+            let stats: gst::Structure = element.property("stats");
+            assert_eq!(stats.get::<u64>("frames").unwrap(), 3, "{stats}");
+        }
+    }
+}
+
+#[test]
+fn messages_carry_the_documented_fields() {
+    let (pipeline, messages) = run(&format!(
+        "videotestsrc num-buffers=7 pattern=ball ! video/x-raw,width=64,height=48,framerate=25/1 \
+         ! thqa name=q interval=2 message-interval=2 model-location={} ! fakesink",
+        tiny_quality_model()
+    ))
+    .unwrap();
+    // Frames 0, 2, 4, 6 are scored; a message every second scored frame, then the final one.
+    let fields: Vec<(u64, u64, bool)> = messages
+        .iter()
+        .map(|s| {
+            (
+                s.get::<u64>("frame").unwrap(),
+                s.get::<u64>("frames-scored").unwrap(),
+                s.get::<bool>("final").unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(fields, [(2, 2, false), (6, 4, false), (6, 4, true)]);
+    for s in &messages {
+        let frame = s.get::<u64>("frame").unwrap();
+        let running = s.get::<Option<gst::ClockTime>>("running-time").unwrap();
+        assert_eq!(running, Some(FRAME * frame), "{s}");
+        for field in ["score", "clip-score", "ema-score"] {
+            let v = s.get::<f64>(field).unwrap();
+            assert!((0.0..=5.0).contains(&v), "{field} = {v} in {s}");
+        }
+    }
+    let q = pipeline.by_name("q").unwrap();
+    let last = messages.last().unwrap();
+    assert_eq!(
+        q.property::<f64>("clip-score"),
+        last.get::<f64>("clip-score").unwrap()
+    );
+    assert_eq!(
+        q.property::<f64>("score"),
+        last.get::<f64>("score").unwrap()
+    );
+}
+
+#[test]
+fn running_scores_restart_after_a_flush() {
+    init();
+    let element = gst::ElementFactory::make("thqa")
+        .property("model-location", tiny_quality_model())
+        .build()
+        .unwrap();
+    let mut harness = gst_check::Harness::with_element(&element, Some("sink"), Some("src"));
+    harness.set_src_caps(caps(32, 32));
+    assert_eq!(element.property::<f64>("clip-score"), -1.0);
+    for i in 0..2 {
+        harness
+            .push_and_pull(stamped(frame(32, 32, i), i as u64))
+            .unwrap();
+    }
+    assert!(element.property::<f64>("clip-score") >= 0.0);
+    assert!(harness.push_event(gst::event::FlushStart::new()));
+    assert!(harness.push_event(gst::event::FlushStop::new(true)));
+    let segment = gst::FormattedSegment::<gst::ClockTime>::new();
+    assert!(harness.push_event(gst::event::Segment::new(&segment)));
+    assert_eq!(element.property::<f64>("clip-score"), -1.0);
+    harness.push_and_pull(stamped(frame(32, 32, 5), 0)).unwrap();
+    let stats: gst::Structure = element.property("stats");
+    assert_eq!(stats.get::<u64>("resets").unwrap(), 1, "{stats}");
+}
+
+/// The clip score the embedded model gives videotestsrc's default test card coded at `qp`.
+fn clip_score_at_qp(qp: u32) -> f64 {
+    let (pipeline, _) = run(&format!(
+        "videotestsrc num-buffers=12 ! video/x-raw,format=I420,width=480,height=270,framerate=25/1 \
+         ! x265enc qp={qp} speed-preset=ultrafast tune=zerolatency ! h265parse ! avdec_h265 \
+         ! thqa name=q message-interval=0 ! fakesink"
+    ))
+    .unwrap();
+    pipeline.by_name("q").unwrap().property("clip-score")
+}
+
+#[test]
+fn a_stream_at_qp22_scores_above_qp37() {
+    let (q22, q37) = (clip_score_at_qp(22), clip_score_at_qp(37));
+    assert!(q22 > q37, "QP 22 scored {q22}, QP 37 scored {q37}");
+}
+
+#[test]
+fn bad_models_fail_with_their_path_and_reason() {
+    let corrupt = std::env::temp_dir().join("thqa-corrupt.onnx");
+    std::fs::write(&corrupt, b"\x08\x07garbage").unwrap();
+    let ntiresr_model = data("tiny.onnx");
+    for (path, reason) in [
+        (Path::new("/nonexistent/q.onnx"), "cannot read"),
+        (corrupt.as_path(), "not a readable ONNX model"),
+        (ntiresr_model.as_path(), "has inputs"),
+    ] {
+        let err = run(&format!(
+            "videotestsrc num-buffers=1 ! thqa model-location={} ! fakesink",
+            path.display()
+        ))
+        .unwrap_err();
+        assert!(
+            err.contains(&path.display().to_string()) && err.contains(reason),
+            "{path:?}: {err}"
+        );
+    }
+}
+
+/// Replays `models/thqa.sample.bin` (written by `training/thqa/export.py`): patches and scale in,
+/// the score PyTorch gave out (max abs error <= 1e-3).
+#[test]
+fn shipped_quality_model_matches_pytorch() {
+    let mut model =
+        QualityModel::from_bytes("embedded", gstntiresr::EMBEDDED_QUALITY_MODEL).unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/thqa.sample.bin");
+    let bytes = std::fs::read(&sample).unwrap();
+    let word = |i: usize| u32::from_le_bytes(bytes[4 * i..4 * i + 4].try_into().unwrap()) as usize;
+    let (n, p) = (word(0), word(1));
+    let (side, size) = model.grid();
+    assert_eq!((n, p), (side * side, size), "sample and model disagree");
+    let floats: Vec<f32> = bytes[8..]
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    assert_eq!(floats.len(), n * p * p + n + 1);
+    let (patches, rest) = floats.split_at(n * p * p);
+    let (scale, expect) = rest.split_at(n);
+    assert!(scale.iter().all(|&s| s == scale[0]));
+    let got = model.score_patches(patches, scale[0]).unwrap();
+    assert!(
+        (got - expect[0]).abs() <= 1e-3,
+        "tract {got}, PyTorch {}",
+        expect[0]
+    );
+}

@@ -1,0 +1,331 @@
+"""thqa dataset: degrade talking-head clips, give every frame a full-reference target, keep luma patches.
+
+Target (the ground truth thqa is trained against; NOT a human opinion score):
+    frame target = clamp(VMAF_v0.6.1 / 20, 0, 5), VMAF computed per frame between the distorted
+    frame (bicubic-upscaled with ffmpeg `scale=W:H:flags=bicubic` to the original's size when it
+    is smaller) and the original. A low-resolution frame and its bicubic upscale share a target.
+
+Degradations per clip (on its first F frames, default 16):
+    pristine; Gaussian blur (5 sigmas); Gaussian noise (5 levels);
+    H.265 constant QP {17,22,27,32,37,42,47,51}, low delay, at x1, x1/2 (Lanczos down) and x1/4
+    (the challenge degradation, training/degrade.py); the x1/2 and x1/4 decodes are kept at their
+    low resolution AND upscaled to full size by bicubic; the x1/4 ones also by ntiresr (GStreamer
+    element, plugin copied to --plugin-dir) and by a peer (FSRCNN-small / ESPCN, alternating by QP,
+    via bench/methods.py).
+Portrait: A18/A19 are portrait; some landscape clips also get a transposed ("T") variant.
+
+Output, one file per clip variant (resumable: finished files are skipped):
+    cache/train/<id>.npz: patches uint8 [V, Fs, 2*N, P, P] (first N at the contract positions of
+    `sample_patches`, then N at random positions) for every 2nd frame, targets float32 [V, F],
+    scale float32 [V], and the version names/families/sizes. With keep_dir (evaluate.py) the
+    degraded raw I420 of every version is also written, at its native size.
+
+Usage: nice -n 5 .venv/bin/python training/thqa/dataset.py [--frames 16] [--minutes 35]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+for p in (ROOT / "training", ROOT / "bench"):  # appended: this folder's model.py etc. come first
+    if str(p) not in sys.path:
+        sys.path.append(str(p))
+
+import clips as clips_mod  # noqa: E402  (training/clips.py)
+import degrade  # noqa: E402  (training/degrade.py)
+
+G = 4  # patches per side: N = G*G
+P = 48  # patch size (even)
+N = G * G
+QPS = (17, 22, 27, 32, 37, 42, 47, 51)
+BLUR_SIGMAS = (0.6, 1.0, 1.6, 2.5, 4.0)
+NOISE_SIGMAS = (3.0, 6.0, 10.0, 16.0, 25.0)  # 8-bit units (luma; chroma gets half)
+PEERS = ("fsrcnn-small", "espcn")
+TRANSPOSED = ("A04", "A14", "B01", "B16")  # landscape train clips that also get a portrait variant
+CACHE = HERE / "cache"
+DEFAULT_PLUGIN_DIR = Path("/tmp/thqa-plugin")
+
+
+# ---------------------------------------------------------------- the contract's patch sampling
+def patch_origins(w: int, h: int, g: int = G, p: int = P) -> list[tuple[int, int]]:
+    """(top, left) of patch i*g + j, exactly as the contract (and the Rust element) define it."""
+    out = []
+    for i in range(g):
+        top = min(max((2 * i + 1) * h // (2 * g) - p // 2, 0), max(h - p, 0))
+        for j in range(g):
+            left = min(max((2 * j + 1) * w // (2 * g) - p // 2, 0), max(w - p, 0))
+            out.append((top, left))
+    return out
+
+
+def _pad(y: np.ndarray, p: int) -> np.ndarray:
+    """Edge replication: rows (columns) beyond the frame repeat the last row (column)."""
+    h, w = y.shape
+    if h >= p and w >= p:
+        return y
+    return np.pad(y, ((0, max(p - h, 0)), (0, max(p - w, 0))), mode="edge")
+
+
+def sample_patches(y: np.ndarray, g: int = G, p: int = P) -> np.ndarray:
+    """Luma plane (H, W) -> [g*g, p, p] patches (same dtype) at the contract positions."""
+    h, w = y.shape
+    yp = _pad(y, p)
+    return np.stack([yp[t : t + p, l : l + p] for t, l in patch_origins(w, h, g, p)])
+
+
+def model_inputs(y: np.ndarray, g: int = G, p: int = P) -> dict[str, np.ndarray]:
+    """uint8 luma plane -> the ONNX inputs {patches [N,1,P,P] f32 (/255), scale [N,1] f32}."""
+    h, w = y.shape
+    patches = sample_patches(y, g, p).astype(np.float32)[:, None] / 255.0
+    scale = np.full((g * g, 1), min(w, h) / 1080.0, np.float32)
+    return {"patches": patches, "scale": scale}
+
+
+def random_patches(y: np.ndarray, n: int, rng: np.random.Generator, p: int = P) -> np.ndarray:
+    h, w = y.shape
+    yp = _pad(y, p)
+    tops = rng.integers(0, max(h - p, 0) + 1, n)
+    lefts = rng.integers(0, max(w - p, 0) + 1, n)
+    return np.stack([yp[t : t + p, l : l + p] for t, l in zip(tops, lefts)])
+
+
+# ---------------------------------------------------------------- video helpers (raw I420)
+def ffmpeg(args: list[str], data: bytes | None = None) -> bytes:
+    p = subprocess.run(["ffmpeg", "-v", "error", "-threads", "1", "-filter_threads", "1", *args],
+                       input=data, capture_output=True)
+    if p.returncode:
+        raise RuntimeError(f"ffmpeg {' '.join(args)} failed: {p.stderr.decode()[-1500:]}")
+    return p.stdout
+
+
+def raw_in(w: int, h: int) -> list[str]:
+    return ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-r", "25", "-i", "-"]
+
+
+RAW_OUT = ["-pix_fmt", "yuv420p", "-f", "rawvideo", "-"]
+
+
+def scale(raw: bytes, w: int, h: int, W: int, H: int, flags: str = "bicubic") -> bytes:
+    return ffmpeg([*raw_in(w, h), "-vf", f"scale={W}:{H}:flags={flags}", *RAW_OUT], raw)
+
+
+def blur(raw: bytes, w: int, h: int, sigma: float) -> bytes:
+    return ffmpeg([*raw_in(w, h), "-vf", f"gblur=sigma={sigma}", *RAW_OUT], raw)
+
+
+def noise(raw: bytes, w: int, h: int, sigma: float, seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    a = np.frombuffer(raw, np.uint8).reshape(-1, w * h * 3 // 2).astype(np.float32)
+    s = np.full(a.shape[1], sigma / 2, np.float32)
+    s[: w * h] = sigma
+    a += rng.standard_normal(a.shape, dtype=np.float32) * s
+    return np.clip(np.rint(a), 0, 255).astype(np.uint8).tobytes()
+
+
+def transpose(raw: bytes, w: int, h: int) -> bytes:
+    y, u, v = degrade.split_i420(raw, w, h)
+    t = lambda a: np.ascontiguousarray(a.transpose(0, 2, 1))  # noqa: E731
+    ty, tu, tv = t(y), t(u), t(v)
+    return b"".join(ty[i].tobytes() + tu[i].tobytes() + tv[i].tobytes() for i in range(len(ty)))
+
+
+def hevc(raw: bytes, w: int, h: int, factor: int, qp: int, out: Path) -> tuple[bytes, int, int]:
+    """x`factor` Lanczos down + constant-QP low-delay x265 (degrade.X265_PARAMS); decoded raw."""
+    if factor == 4:  # the challenge degradation itself
+        return degrade.degrade(raw, w, h, qp, hevc_out=out), w // 4, h // 4
+    lw, lh = w // factor, h // factor
+    vf = ["-vf", f"scale={lw}:{lh}:flags=lanczos"] if factor != 1 else []
+    enc = subprocess.run(
+        ["ffmpeg", "-v", "error", *raw_in(w, h), *vf, "-c:v", "libx265", "-tune", "zerolatency",
+         "-x265-params", degrade.X265_PARAMS.format(qp=qp) + ":log-level=error:pools=1:frame-threads=1",
+         "-f", "hevc", "-"], input=raw, check=True, capture_output=True).stdout
+    out.write_bytes(enc)
+    dec = ffmpeg(["-f", "hevc", "-i", str(out), *RAW_OUT])
+    return dec, lw, lh
+
+
+def ntiresr(hevc_path: Path, lw: int, lh: int, plugin_dir: Path) -> bytes:
+    out = hevc_path.with_suffix(".ntiresr.yuv")
+    env = dict(os.environ, GST_PLUGIN_PATH=str(plugin_dir))
+    pipe = (f"filesrc location={hevc_path} ! h265parse ! avdec_h265 ! ntiresr n-threads=1 ! "
+            f"video/x-raw,format=I420,width={4 * lw},height={4 * lh} ! filesink location={out}")
+    p = subprocess.run(["gst-launch-1.0", "-q", *pipe.split()], env=env, capture_output=True)
+    if p.returncode:
+        raise RuntimeError(f"ntiresr failed: {(p.stdout + p.stderr).decode()[-1500:]}")
+    data = out.read_bytes()
+    out.unlink()
+    return data
+
+
+_PEERS = {}
+
+
+def peer(name: str, raw: bytes, lw: int, lh: int) -> bytes:
+    import methods  # bench/methods.py
+    from frames import Video
+
+    if name not in _PEERS:
+        _PEERS[name] = methods.Peer(name)
+    return _PEERS[name].upscale(Video.from_raw(raw, lw, lh), Path("/dev/null")).raw()
+
+
+def vmaf_ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def vmaf_frames(ref_path: Path, dist: bytes, w: int, h: int, tmp: Path) -> np.ndarray:
+    """Per-frame VMAF (vmaf_v0.6.1) of raw I420 `dist` (w x h, from stdin) against `ref_path`."""
+    raw = ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-r", "25", "-i"]
+    log = tmp / "vmaf.json"
+    p = subprocess.run(
+        [vmaf_ffmpeg(), "-v", "error", "-threads", "1", *raw, "-", *raw, str(ref_path), "-lavfi",
+         f"[0:v][1:v]libvmaf=model=version=vmaf_v0.6.1:n_threads=1:log_fmt=json:log_path={log}",
+         "-f", "null", "-"], input=dist, capture_output=True)
+    if p.returncode:
+        raise RuntimeError(f"libvmaf failed: {p.stderr.decode()[-1500:]}")
+    frames = json.loads(log.read_text())["frames"]
+    return np.array([f["metrics"]["vmaf"] for f in frames], np.float64)
+
+
+# ---------------------------------------------------------------- one clip variant
+def versions(ref: bytes, w: int, h: int, tmp: Path, plugin_dir: Path, seed: int, ntiresr_ok: bool):
+    """Yield (name, family, raw, vw, vh, full-size raw for VMAF or None=same as raw)."""
+    yield "pristine", "pristine", ref, w, h, None
+    for s in BLUR_SIGMAS:
+        yield f"blur{s}", "blur", blur(ref, w, h, s), w, h, None
+    for k, s in enumerate(NOISE_SIGMAS):
+        yield f"noise{s:g}", "noise", noise(ref, w, h, s, seed + k), w, h, None
+    for qp in QPS:
+        dec, _, _ = hevc(ref, w, h, 1, qp, tmp / "x1.hevc")
+        yield f"x1-qp{qp}", "codec-x1", dec, w, h, None
+    for qp in QPS:
+        dec, lw, lh = hevc(ref, w, h, 2, qp, tmp / "x2.hevc")
+        up = scale(dec, lw, lh, w, h)
+        yield f"x2-qp{qp}-lr", "codec-x2-lowres", dec, lw, lh, up
+        yield f"x2-qp{qp}-bicubic", "codec-x2-bicubic", up, w, h, None
+    for k, qp in enumerate(QPS):
+        hp = tmp / f"x4-qp{qp}.hevc"
+        dec, lw, lh = hevc(ref, w, h, 4, qp, hp)
+        up = scale(dec, lw, lh, w, h)
+        yield f"x4-qp{qp}-lr", "codec-x4-lowres", dec, lw, lh, up
+        yield f"x4-qp{qp}-bicubic", "codec-x4-bicubic", up, w, h, None
+        if ntiresr_ok:
+            yield f"x4-qp{qp}-ntiresr", "codec-x4-ntiresr", ntiresr(hp, lw, lh, plugin_dir), w, h, None
+        name = PEERS[k % len(PEERS)]
+        yield f"x4-qp{qp}-{name}", "codec-x4-peer", peer(name, dec, lw, lh), w, h, None
+
+
+def build(clip, name: str, transposed: bool, frames: int, out: Path, plugin_dir: Path,
+          keep_dir: Path | None = None, seed: int = 0) -> None:
+    """Degrade one clip variant, score every frame with VMAF, write `out` (.npz)."""
+    t0 = time.time()
+    ref = degrade.ground_truth(clip, frames)
+    w, h = clip.width, clip.height
+    if transposed:
+        ref, w, h = transpose(ref, w, h), h, w
+    fsize = w * h * 3 // 2
+    frames = len(ref) // fsize
+    rng = np.random.default_rng(seed + 12345)
+    ntiresr_ok = subprocess.run(["gst-inspect-1.0", "ntiresr"], capture_output=True,
+                                env=dict(os.environ, GST_PLUGIN_PATH=str(plugin_dir))).returncode == 0
+    if not ntiresr_ok:
+        print(f"warning: no ntiresr element in {plugin_dir}; skipping ntiresr versions", flush=True)
+    names, fams, sizes, targets, patches = [], [], [], [], []
+    keep = range(0, frames, 2)
+    with tempfile.TemporaryDirectory(prefix="thqa-") as td:
+        tmp = Path(td)
+        ref_path = tmp / "ref.yuv"
+        ref_path.write_bytes(ref)
+        for vname, fam, raw, vw, vh, full in versions(ref, w, h, tmp, plugin_dir, seed, ntiresr_ok):
+            v = vmaf_frames(ref_path, full if full is not None else raw, w, h, tmp)
+            if len(v) != frames:
+                raise RuntimeError(f"{name}/{vname}: {len(v)} VMAF frames, expected {frames}")
+            y, _, _ = degrade.split_i420(raw, vw, vh)
+            pt = [np.concatenate([sample_patches(y[i]), random_patches(y[i], N, rng)]) for i in keep]
+            names.append(vname)
+            fams.append(fam)
+            sizes.append((vw, vh))
+            targets.append(np.clip(v / 20.0, 0.0, 5.0))
+            patches.append(np.stack(pt))
+            if keep_dir is not None:
+                keep_dir.mkdir(parents=True, exist_ok=True)
+                (keep_dir / f"{name}__{vname}.yuv").write_bytes(raw)
+    sizes = np.array(sizes, np.int32)
+    meta = {"clip": name, "width": w, "height": h, "frames": frames, "transposed": transposed,
+            "orientation": "portrait" if h > w else "landscape", "source": clip.path.name,
+            "crop": clip.crop, "seconds": round(time.time() - t0, 1)}
+    tmp_out = out.with_suffix(".tmp.npz")
+    np.savez(tmp_out, patches=np.stack(patches), targets=np.stack(targets).astype(np.float32),
+             scale=(sizes.min(1) / 1080.0).astype(np.float32), sizes=sizes,
+             names=np.array(names), families=np.array(fams), meta=json.dumps(meta))
+    tmp_out.rename(out)
+    if keep_dir is not None:
+        (keep_dir / f"{name}.json").write_text(json.dumps(
+            {**meta, "versions": [{"name": n, "family": f, "width": int(s[0]), "height": int(s[1]),
+                                   "targets": t.tolist()}
+                                  for n, f, s, t in zip(names, fams, sizes, targets)]}, indent=1))
+    print(f"{name}: {w}x{h} {frames} frames, {len(names)} versions, {time.time() - t0:.0f}s",
+          flush=True)
+
+
+def train_variants(data: Path = clips_mod.DATA):
+    """(clip, name, transposed) for every training clip at its own size (crop only, no prescale),
+    plus transposed variants of TRANSPOSED; ordered so that an early stop still leaves a mix."""
+    out = []
+    for p in sorted((data / "train").glob("*.mp4")):
+        cid = clips_mod.clip_id(p)
+        clip = degrade.make_clip(p, clips_mod.CROPS.get(cid))
+        out.append((clip, cid, False))
+        if cid in TRANSPOSED:
+            out.append((clip, cid + "T", True))
+    # interleave: A-clips (large) and B-clips (small) alternate
+    a = [v for v in out if v[1][0] == "A"]
+    b = [v for v in out if v[1][0] != "A"]
+    mixed = []
+    while a or b:
+        if a:
+            mixed.append(a.pop(0))
+        for _ in range(2):
+            if b:
+                mixed.append(b.pop(0))
+    return mixed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=16)
+    ap.add_argument("--minutes", type=float, default=35.0, help="start no new clip after this")
+    ap.add_argument("--plugin-dir", type=Path, default=DEFAULT_PLUGIN_DIR,
+                    help="folder holding a COPY of libgstntiresr.so")
+    ap.add_argument("--out", type=Path, default=CACHE / "train")
+    ap.add_argument("--only", nargs="*", help="clip names (e.g. B18 A04T)")
+    ap.add_argument("--seed", type=int, default=2026)
+    a = ap.parse_args()
+    a.out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    for k, (clip, name, tr) in enumerate(train_variants()):
+        if a.only and name not in a.only:
+            continue
+        out = a.out / f"{name}.npz"
+        if out.exists():
+            continue
+        if time.time() - t0 > a.minutes * 60:
+            print(f"time limit reached; stopping before {name}", flush=True)
+            break
+        build(clip, name, tr, a.frames, out, a.plugin_dir, seed=a.seed + 100 * k)
+    print(f"done in {time.time() - t0:.0f}s; {len(list(a.out.glob('*.npz')))} clip files", flush=True)
+
+
+if __name__ == "__main__":
+    main()

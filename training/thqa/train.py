@@ -1,0 +1,186 @@
+"""Train thqa on cache/train/*.npz (dataset.py): frame score vs clamp(VMAF/20, 0, 5).
+
+Loss per batch of frames: L1 + 0.5 * (1 - Pearson correlation over the batch). Each frame is
+seen through N=16 patches: the contract positions (half the time) or random positions, with a
+random flip/transpose of all its patches. A few train clips are held out (HOLDOUT) to watch
+generalisation; the last checkpoint is the result (no selection on the val clips).
+Time-boxed (--minutes) with a cosine learning-rate schedule over that time; checkpoints every
+--ckpt-minutes to cache/ckpt/ (resume with --resume).
+
+Usage: nice -n 5 .venv/bin/python training/thqa/train.py --minutes 16 --seed 2026
+"""
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dataset import CACHE, N
+from model import THQA, mflops, n_params
+
+HOLDOUT = ("A09", "A14", "B05", "B08")  # B05/B08: same person, kept together
+
+
+def load(files):
+    """-> patches uint8 [S, 32, P, P], target [S], scale [S], group [S] (clip-version id), meta."""
+    pt, tg, sc, grp, info = [], [], [], [], []
+    for f in files:
+        d = np.load(f)
+        V, Fs = d["patches"].shape[:2]
+        pt.append(d["patches"].reshape(V * Fs, *d["patches"].shape[2:]))
+        tg.append(d["targets"][:, 0::2][:, :Fs].reshape(-1))
+        sc.append(np.repeat(d["scale"], Fs))
+        for v in range(V):
+            grp += [len(info)] * Fs
+            info.append({"clip": f.stem, "version": str(d["names"][v]), "family": str(d["families"][v]),
+                         "target": float(d["targets"][v].mean())})
+    return (np.concatenate(pt), np.concatenate(tg).astype(np.float32),
+            np.concatenate(sc).astype(np.float32), np.array(grp), info)
+
+
+def augment(x: np.ndarray, rng) -> np.ndarray:
+    if rng.random() < 0.5:
+        x = x[..., ::-1]
+    if rng.random() < 0.5:
+        x = x[..., ::-1, :]
+    if rng.random() < 0.5:
+        x = np.swapaxes(x, -1, -2)
+    return x
+
+
+def batch(data, idx, rng, train=True, jitter=0.0):
+    """-> patches [B,N,1,P,P], scale [B,N,1], target [B]. With `jitter`, half the frames get their
+    scale multiplied by exp(U(-jitter, jitter)) (so that scale alone cannot stand in for content:
+    the train set's only 1080p-sized clips are soft ones)."""
+    pt, tg, sc = data[0], data[1], data[2]
+    xs = []
+    for i in idx:
+        if train and rng.random() < 0.5:
+            sel = rng.choice(2 * N, N, replace=False)
+            x = pt[i][sel]
+        else:
+            x = pt[i][:N]  # contract positions
+        xs.append(augment(x, rng) if train else x)
+    x = torch.from_numpy(np.ascontiguousarray(np.stack(xs))).float().div_(255.0)[:, :, None]
+    scl = sc[idx].copy()
+    if train and jitter > 0:
+        on = rng.random(len(idx)) < 0.5
+        scl[on] *= np.exp(rng.uniform(-jitter, jitter, on.sum())).astype(np.float32)
+    s = torch.from_numpy(scl)[:, None, None].expand(-1, N, 1).contiguous()
+    return x, s, torch.from_numpy(tg[idx])
+
+
+def pearson(a, b):
+    a, b = a - a.mean(), b - b.mean()
+    return (a * b).sum() / (a.norm() * b.norm() + 1e-8)
+
+
+def srcc(a, b):
+    from scipy.stats import pearsonr, spearmanr
+
+    return float(spearmanr(a, b)[0]), float(pearsonr(a, b)[0])
+
+
+@torch.no_grad()
+def evaluate(model, data, rng):
+    """Clip-level (version-level) SRCC/PLCC on held-out data, contract patches."""
+    model.eval()
+    preds = []
+    for k in range(0, len(data[1]), 256):
+        idx = np.arange(k, min(k + 256, len(data[1])))
+        x, s, _ = batch(data, idx, rng, train=False)
+        preds.append(model.frames(x, s).numpy())
+    model.train()
+    p = np.concatenate(preds)
+    grp, info = data[3], data[4]
+    cp = np.array([p[grp == g].mean() for g in range(len(info))])
+    ct = np.array([i["target"] for i in info])
+    s, pl = srcc(cp, ct)
+    return {"srcc": s, "plcc": pl, "mae": float(np.abs(cp - ct).mean())}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=CACHE / "train")
+    ap.add_argument("--minutes", type=float, default=16.0)
+    ap.add_argument("--ckpt-minutes", type=float, default=3.0)
+    ap.add_argument("--out", type=Path, default=CACHE / "ckpt")
+    ap.add_argument("--batch", type=int, default=48)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--scale-jitter", type=float, default=0.0, help="log-scale jitter (e.g. 0.7)")
+    ap.add_argument("--no-holdout", action="store_true", help="train on every clip")
+    ap.add_argument("--resume", type=Path)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    rng = np.random.default_rng(a.seed)
+    files = sorted(a.data.glob("*.npz"))
+    files = [f for f in files if not f.name.endswith(".tmp.npz")]
+    hold = [] if a.no_holdout else [f for f in files if f.stem.rstrip("T") in HOLDOUT]
+    tr = [f for f in files if f not in hold]
+    print(f"train clips ({len(tr)}): {' '.join(f.stem for f in tr)}")
+    print(f"holdout clips ({len(hold)}): {' '.join(f.stem for f in hold)}")
+    data = load(tr)
+    hdata = load(hold) if hold else None
+    print(f"train frames {len(data[1])}, versions {len(data[4])}", flush=True)
+    model = THQA()
+    print(f"params {n_params(model)}, {mflops(N, data[0].shape[-1])}")
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
+    step, spent = 0, 0.0
+    if a.resume:
+        ck = torch.load(a.resume)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step, spent = ck["step"], ck["seconds"]
+    a.out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time() - spent
+    last_ck = time.time()
+    total = a.minutes * 60
+    log = []
+    run_l1 = run_r = 0.0
+    while True:
+        el = time.time() - t0
+        if el >= total:
+            break
+        lr = a.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * el / total)))
+        lr *= min(1.0, (step + 1) / 200)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        idx = rng.integers(0, len(data[1]), a.batch)
+        x, s, t = batch(data, idx, rng, jitter=a.scale_jitter)
+        p = model.frames(x, s)
+        l1 = (p - t).abs().mean()
+        r = 1 - pearson(p, t)
+        loss = l1 + 0.5 * r
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+        run_l1 = 0.98 * run_l1 + 0.02 * l1.item()
+        run_r = 0.98 * run_r + 0.02 * r.item()
+        final = time.time() - t0 >= total
+        if step % 500 == 0 or final:
+            ev = evaluate(model, hdata, rng) if hdata else {}
+            rec = {"step": step, "min": round(el / 60, 2), "lr": lr, "l1": run_l1, "1-r": run_r, **ev}
+            log.append(rec)
+            print(json.dumps(rec), flush=True)
+        if time.time() - last_ck > a.ckpt_minutes * 60 or final:
+            ck = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                  "seconds": time.time() - t0, "seed": a.seed, "args": vars(a) | {"data": str(a.data),
+                  "out": str(a.out), "resume": str(a.resume)}}
+            torch.save(ck, a.out / "last.pt")
+            last_ck = time.time()
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                "seconds": time.time() - t0, "seed": a.seed}, a.out / "last.pt")
+    (a.out / "log.json").write_text(json.dumps(log, indent=1))
+    print(f"done: {step} steps in {(time.time() - t0) / 60:.1f} min -> {a.out / 'last.pt'}")
+
+
+if __name__ == "__main__":
+    main()
