@@ -27,7 +27,8 @@ pub struct QualityModel {
     input_order: [usize; 2],
     side: usize,
     size: usize,
-    patches: Tensor,
+    /// The patch input, reused from frame to frame whenever tract no longer holds it.
+    patches: Arc<Tensor>,
 }
 
 impl std::fmt::Debug for QualityModel {
@@ -110,8 +111,9 @@ impl QualityModel {
                 .set_input_fact(*ix, f32::fact(shape).into())
                 .map_err(|e| err(e.to_string()))?;
         }
-        let plan = crate::network::im2col_scope()
-            .enter(|| model.into_optimized().and_then(|m| m.into_runnable()))
+        let plan = model
+            .into_optimized()
+            .and_then(|m| m.into_runnable())
             .map_err(|e| err(format!("cannot be planned for inputs {shapes:?}: {e:#}")))?;
         let state = plan.spawn().map_err(|e| err(e.to_string()))?;
         let mut scorer = QualityModel {
@@ -121,7 +123,7 @@ impl QualityModel {
             input_order,
             side,
             size,
-            patches: Tensor::zero::<f32>(&shapes[0]).expect("f32 zeros"),
+            patches: Arc::new(Tensor::zero::<f32>(&shapes[0]).expect("f32 zeros")),
         };
         scorer
             .run(0.5)
@@ -142,31 +144,37 @@ impl QualityModel {
     /// Scores one frame (0..=5).
     pub fn score(&mut self, frame: &LumaView) -> Result<f32, ModelError> {
         let (side, size) = (self.side, self.size);
-        let mut view = self
-            .patches
-            .try_as_plain_ram_mut()
-            .expect("plain f32 tensor");
-        patches::extract(frame, side, size, view.as_slice_mut::<f32>().expect("f32"));
+        self.fill_patches(|buf| patches::extract(frame, side, size, buf));
         self.run(frame.width.min(frame.height) as f32 / FULL_HD)
     }
 
     /// Scores patches given directly (`N x P x P` values in 0..1), as the parity test does.
     pub fn score_patches(&mut self, patches: &[f32], scale: f32) -> Result<f32, ModelError> {
-        let mut view = self
-            .patches
-            .try_as_plain_ram_mut()
-            .expect("plain f32 tensor");
-        let input = view.as_slice_mut::<f32>().expect("f32");
-        if input.len() != patches.len() {
+        let takes = self.fill_patches(|input| {
+            if input.len() == patches.len() {
+                input.copy_from_slice(patches);
+            }
+            input.len()
+        });
+        if takes != patches.len() {
             return Err(ModelError(format!(
-                "quality model {}: {} patch values given, the model takes {}",
+                "quality model {}: {} patch values given, the model takes {takes}",
                 self.name,
                 patches.len(),
-                input.len()
             )));
         }
-        input.copy_from_slice(patches);
         self.run(scale)
+    }
+
+    /// Lets `fill` write the patch input (a new buffer if tract still holds the last one).
+    fn fill_patches<R>(&mut self, fill: impl FnOnce(&mut [f32]) -> R) -> R {
+        if Arc::get_mut(&mut self.patches).is_none() {
+            let shape = self.patches.shape().to_vec();
+            self.patches = Arc::new(Tensor::zero::<f32>(&shape).expect("f32 zeros"));
+        }
+        let tensor = Arc::get_mut(&mut self.patches).expect("unique patch buffer");
+        let mut view = tensor.try_as_plain_ram_mut().expect("plain f32 tensor");
+        fill(view.as_slice_mut::<f32>().expect("f32 tensor"))
     }
 
     /// Scores the patches already in the input buffer, with `scale` for every patch.
@@ -175,7 +183,7 @@ impl QualityModel {
         let count = self.side * self.side;
         let scale = Tensor::from_shape(&[count, 1], &vec![scale; count]).expect("scale tensor");
         let mut inputs: TVec<TValue> = tvec![TValue::from_const(Arc::new(scale)); 2];
-        inputs[self.input_order[0]] = self.patches.clone().into_tvalue();
+        inputs[self.input_order[0]] = TValue::from_const(self.patches.clone());
         let outputs = self
             .state
             .run(inputs)

@@ -229,3 +229,22 @@ fn shipped_quality_model_matches_pytorch() {
         expect[0]
     );
 }
+
+#[test]
+fn monitors_before_and_after_ntiresr() {
+    let (pipeline, messages) = run(
+        "videotestsrc num-buffers=5 ! video/x-raw,format=I420,width=64,height=36,framerate=25/1 \
+         ! x265enc qp=32 speed-preset=ultrafast tune=zerolatency ! h265parse ! avdec_h265 \
+         ! thqa name=before message-interval=0 ! ntiresr ! thqa name=after message-interval=0 \
+         ! fakesink",
+    )
+    .unwrap();
+    // One final message per monitor, each after all five frames.
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    for name in ["before", "after"] {
+        let q = pipeline.by_name(name).unwrap();
+        let stats: gst::Structure = q.property("stats");
+        assert_eq!(stats.get::<u64>("frames").unwrap(), 5, "{name}: {stats}");
+        assert!((0.0..=5.0).contains(&q.property::<f64>("clip-score")));
+    }
+}

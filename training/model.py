@@ -24,14 +24,18 @@ class NtireSR(nn.Module):
         nn.init.zeros_(self.tail.weight)
         nn.init.zeros_(self.tail.bias)
 
-    def forward(self, frame, prev_frame, state):
+    def features(self, frame, prev_frame, state):
+        """The features the 1x1 tail reads (everything but the tail)."""
         # Centred inputs and leaky ReLUs: with plain ReLUs on 0..1 inputs the features die early
         # in training and the net collapses to bicubic (measured: +0.00 dB after 1,265 steps).
         x = F.leaky_relu(self.head(torch.cat([frame - 0.5, prev_frame - 0.5, state], 1)), 0.1)
         f = x
         for conv in self.body:
             f = F.leaky_relu(conv(f), 0.1)
-        y = self.tail(f + x)
+        return f + x
+
+    def forward(self, frame, prev_frame, state):
+        y = self.tail(self.features(frame, prev_frame, state))
         return y[:, :OUT_CH], torch.clamp(y[:, OUT_CH:], -1.0, 1.0)
 
 

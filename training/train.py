@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from clips import TRAIN_QPS
+from clips import SOFT, TRAIN_QPS
 from model import NtireSR, gflop, pack, reconstruct
 
 CACHE = Path(__file__).resolve().parent / "cache"
@@ -34,10 +34,13 @@ class Frames:
         print("clips:", " ".join(c[0] for c in self.clips), flush=True)
 
     def batch(self, size: int, seq: int, crop: int, rng: random.Random):
-        """Tensors (seq, size, C, H, W) in 0..1 for LR y,u,v and HR y,u,v."""
+        """Tensors (seq, size, C, H, W) in 0..1 for LR y,u,v and HR y,u,v, and per sample (size,)
+        whether its chroma is natural (not from a halved soft clip)."""
         out = [[] for _ in range(6)]
+        natural = []
         for _ in range(size):
-            _, hr, lr, n = rng.choice(self.clips)
+            name, hr, lr, n = rng.choice(self.clips)
+            natural.append(name not in SOFT)
             qp = rng.choice(TRAIN_QPS)
             t = rng.randrange(0, n - seq + 1)
             ly = lr[qp][0]
@@ -56,11 +59,16 @@ class Frames:
             flip = rng.random() < 0.5
             for o, p in zip(out, parts):
                 o.append(p[:, :, ::-1] if flip else p)
-        return [torch.from_numpy(np.stack(o, 1).astype(np.float32) / 255.0).unsqueeze(2) for o in out]
+        planes = [torch.from_numpy(np.stack(o, 1).astype(np.float32) / 255.0).unsqueeze(2) for o in out]
+        return [*planes, torch.tensor(natural, dtype=torch.float32)]
 
 
-def unroll(model, chroma_weight, ly, lu, lv, hy, hu, hv):
-    """Runs a sequence from an empty state; returns the mean L1 loss (luma + weighted chroma)."""
+def unroll(model, chroma_weight, ly, lu, lv, hy, hu, hv, natural):
+    """Runs a sequence from an empty state; returns the mean L1 loss: luma, plus weighted chroma
+    on samples whose chroma is natural. Halved soft clips have sharper chroma (relative to luma)
+    than camera footage: learning chroma from them made val chroma worse than bicubic at low QP."""
+    mask = natural.view(-1, 1, 1, 1)
+    chroma_l1 = lambda a, b: ((a - b).abs() * mask).mean() / mask.mean().clamp(min=1e-6)
     frames = [pack(ly[t], lu[t], lv[t]) for t in range(len(ly))]
     n, _, h, w = frames[0].shape
     state = torch.zeros(n, model.state_ch, h, w)
@@ -68,7 +76,7 @@ def unroll(model, chroma_weight, ly, lu, lv, hy, hu, hv):
     for t, frame in enumerate(frames):
         residual, state = model(frame, frames[max(t - 1, 0)], state)
         y, u, v = reconstruct(residual, ly[t], lu[t], lv[t])
-        loss = loss + F.l1_loss(y, hy[t]) + chroma_weight * (F.l1_loss(u, hu[t]) + F.l1_loss(v, hv[t]))
+        loss = loss + F.l1_loss(y, hy[t]) + chroma_weight * (chroma_l1(u, hu[t]) + chroma_l1(v, hv[t]))
     return loss / len(frames)
 
 
