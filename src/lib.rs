@@ -12,6 +12,7 @@ pub mod clip_score;
 pub mod continuity;
 pub mod network;
 mod ntiresr;
+pub mod onnx;
 pub mod patches;
 pub mod planes;
 pub mod quality;

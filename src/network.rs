@@ -59,30 +59,18 @@ impl fmt::Debug for Network {
 impl Network {
     /// Reads the ONNX file at `path`.
     pub fn from_file(path: &std::path::Path) -> Result<Self, ModelError> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| ModelError(format!("cannot read model {}: {e}", path.display())))?;
-        Self::from_bytes(&path.display().to_string(), &bytes)
+        let (name, bytes) = crate::onnx::read(path)?;
+        Self::from_bytes(&name, &bytes)
     }
 
     /// Parses ONNX `bytes`; `name` (a file name, or "embedded model") is used in every error.
     pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<Self, ModelError> {
         let err = |what: String| ModelError(format!("model {name}: {what}"));
-        let model = tract_onnx::onnx()
-            .model_for_read(&mut &bytes[..])
-            .map_err(|e| err(format!("not a readable ONNX model ({e:#})")))?;
-        let names = |outlets: &[OutletId]| -> Vec<String> {
-            outlets
-                .iter()
-                .map(|o| {
-                    // ONNX graph outputs are outlet labels; inputs are the source nodes' names.
-                    model
-                        .outlet_label(*o)
-                        .map_or_else(|| model.node(o.node).name.clone(), str::to_string)
-                })
-                .collect()
-        };
-        let inputs = names(model.input_outlets().map_err(|e| err(e.to_string()))?);
-        let outputs = names(model.output_outlets().map_err(|e| err(e.to_string()))?);
+        let crate::onnx::Parsed {
+            model,
+            inputs,
+            outputs,
+        } = crate::onnx::parse(bytes, err)?;
         let find = |list: &[String], want: &str, kind: &str| {
             list.iter().position(|n| n == want).ok_or_else(|| {
                 err(format!(

@@ -44,33 +44,18 @@ impl std::fmt::Debug for QualityModel {
 impl QualityModel {
     /// Reads the ONNX file at `path`.
     pub fn from_file(path: &std::path::Path) -> Result<Self, ModelError> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| ModelError(format!("cannot read model {}: {e}", path.display())))?;
-        Self::from_bytes(&path.display().to_string(), &bytes)
+        let (name, bytes) = crate::onnx::read(path)?;
+        Self::from_bytes(&name, &bytes)
     }
 
     /// Parses ONNX `bytes`, checks the contract and plans the model; `name` is used in errors.
     pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<Self, ModelError> {
         let err = |what: String| ModelError(format!("quality model {name}: {what}"));
-        let model = tract_onnx::onnx()
-            .model_for_read(&mut &bytes[..])
-            .map_err(|e| err(format!("not a readable ONNX model ({e:#})")))?;
-        let inputs: Vec<String> = model
-            .input_outlets()
-            .map_err(|e| err(e.to_string()))?
-            .iter()
-            .map(|o| model.node(o.node).name.clone())
-            .collect();
-        let outputs: Vec<String> = model
-            .output_outlets()
-            .map_err(|e| err(e.to_string()))?
-            .iter()
-            .map(|o| {
-                model
-                    .outlet_label(*o)
-                    .map_or_else(|| model.node(o.node).name.clone(), str::to_string)
-            })
-            .collect();
+        let crate::onnx::Parsed {
+            model,
+            inputs,
+            outputs,
+        } = crate::onnx::parse(bytes, err)?;
         if outputs != [OUTPUT] || inputs.len() != 2 {
             return Err(err(format!(
                 "has inputs {inputs:?} and outputs {outputs:?}; expected {INPUTS:?} and [{OUTPUT:?}]"
