@@ -357,12 +357,15 @@ impl VideoFilterImpl for Thqa {
         &self,
         frame: &gst_video::VideoFrameRef<&gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let settings = self.settings.lock().unwrap().clone();
+        let (interval, message_interval) = {
+            let settings = self.settings.lock().unwrap();
+            (settings.interval as u64, settings.message_interval as u64)
+        };
         let mut state = self.state.lock().unwrap();
         let state = &mut *state;
         let index = state.frames;
         state.frames += 1;
-        if !index.is_multiple_of(settings.interval as u64) {
+        if !index.is_multiple_of(interval) {
             return Ok(gst::FlowSuccess::Ok);
         }
         let (Some(model), Some(layout)) = (state.model.as_mut(), state.layout) else {
@@ -390,8 +393,7 @@ impl VideoFilterImpl for Thqa {
                     .downcast_ref::<gst::ClockTime>()
                     .and_then(|s| s.to_running_time(frame.buffer().pts()));
                 state.last_scored = Some((running_time, index));
-                let every = settings.message_interval as u64;
-                if every > 0 && scored.is_multiple_of(every) {
+                if message_interval > 0 && scored.is_multiple_of(message_interval) {
                     self.post_scores(running_time, index, false);
                 }
             }
