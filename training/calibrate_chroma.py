@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from clips import SOFT, TRAIN_QPS
-from model import NtireSR, pack, upscale
+from model import NtireSR, load, pack, upscale
 from train import CACHE
 
 CHROMA = slice(64, 96)
@@ -62,13 +62,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("checkpoint", type=Path)
     ap.add_argument("out", type=Path)
-    ap.add_argument("--body", type=int, default=3)
     a = ap.parse_args()
     torch.set_num_threads(2)
-    model = NtireSR(32, a.body)
-    s = torch.load(a.checkpoint, weights_only=False)
-    model.load_state_dict(s.get("model", s))
-    model.eval()
+    model = load(a.checkpoint)
     gains = chroma_psnr_gains(model)
     worst = np.min(np.stack(list(gains.values())), 0)
     best = GRID[int(np.argmax(worst))]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from model import IN_CH, NtireSR
+from model import IN_CH, NtireSR, load
 
 INPUTS = ["frame", "prev_frame", "state"]
 OUTPUTS = ["residual", "state_out"]
@@ -47,18 +47,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("checkpoint", nargs="?", type=Path)
     ap.add_argument("out", type=Path)
-    ap.add_argument("--channels", type=int, default=32)
+    ap.add_argument("--channels", type=int, default=32, help="with --random")
     ap.add_argument("--body", type=int, default=3)
+    ap.add_argument("--refine", type=int, default=0)
     ap.add_argument("--random", action="store_true", help="random weights (test model)")
     a = ap.parse_args()
     torch.manual_seed(0)
-    model = NtireSR(a.channels, a.body)
     if a.random:
-        for p in model.tail.parameters():  # the zero init would make every output trivial
+        model = NtireSR(a.channels, a.body, refine=a.refine)
+        zero_init = [*model.tail.parameters(), *(model.refine.parameters() if a.refine else [])]
+        for p in zero_init:  # the zero inits would make every output trivial
             torch.nn.init.normal_(p, std=0.05)
     else:
-        state = torch.load(a.checkpoint, weights_only=False)  # final.pt, or a training last.pt
-        model.load_state_dict(state.get("model", state))
+        model = load(a.checkpoint)  # architecture read from the checkpoint
     export(model, a.out)
     write_sample(model, a.out.with_suffix(".sample.bin"))
     print(a.out, hashlib.sha256(a.out.read_bytes()).hexdigest())

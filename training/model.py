@@ -15,14 +15,37 @@ STATE_CH = 16
 
 
 class NtireSR(nn.Module):
-    def __init__(self, channels: int = 32, body: int = 3, state: int = STATE_CH):
+    def __init__(self, channels: int = 32, body: int = 3, state: int = STATE_CH, refine: int = 0,
+                 extra: int = 0, context: int = 0):
         super().__init__()
         self.state_ch = state
         self.head = nn.Conv2d(2 * IN_CH + state, channels, 3, padding=1)
         self.body = nn.ModuleList(nn.Conv2d(channels, channels, 3, padding=1) for _ in range(body))
+        # Residual blocks after the body, zero-initialised (growing a trained net keeps its function).
+        self.extra = nn.ModuleList(nn.Conv2d(channels, channels, 3, padding=1) for _ in range(extra))
+        for conv in self.extra:
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
+        # Context at quarter resolution: stride-2 3x3, 3x3, 1x1 to 4x channels, depth-to-space 2,
+        # added to the features (the last conv zero-initialised).
+        self.context_ch = context
+        if context:
+            self.down = nn.Conv2d(channels, context, 3, stride=2, padding=1)
+            self.mid = nn.Conv2d(context, context, 3, padding=1)
+            self.lift = nn.Conv2d(context, 4 * channels, 1)
+            nn.init.zeros_(self.lift.weight)
+            nn.init.zeros_(self.lift.bias)
         self.tail = nn.Conv2d(channels, OUT_CH + state, 1)
         nn.init.zeros_(self.tail.weight)
         nn.init.zeros_(self.tail.bias)
+        # Luma refinement at low-res luma resolution: 1x1 to 4*refine, depth-to-space 2, 3x3 to the
+        # 16 sub-pixels of each low-res luma sample (zero-initialised).
+        self.refine_ch = refine
+        if refine:
+            self.up = nn.Conv2d(channels, 4 * refine, 1)
+            self.refine = nn.Conv2d(refine, 16, 3, padding=1)
+            nn.init.zeros_(self.refine.weight)
+            nn.init.zeros_(self.refine.bias)
 
     def features(self, frame, prev_frame, state):
         """The features the 1x1 tail reads (everything but the tail)."""
@@ -32,11 +55,40 @@ class NtireSR(nn.Module):
         f = x
         for conv in self.body:
             f = F.leaky_relu(conv(f), 0.1)
+        for conv in self.extra:
+            f = f + F.leaky_relu(conv(f), 0.1)
+        if self.context_ch:
+            c = F.leaky_relu(self.mid(F.leaky_relu(self.down(f), 0.1)), 0.1)
+            f = f + F.pixel_shuffle(self.lift(c), 2)[:, :, : f.shape[2], : f.shape[3]]
         return f + x
 
     def forward(self, frame, prev_frame, state):
-        y = self.tail(self.features(frame, prev_frame, state))
-        return y[:, :OUT_CH], torch.clamp(y[:, OUT_CH:], -1.0, 1.0)
+        f = self.features(frame, prev_frame, state)
+        y = self.tail(f)
+        residual = y[:, :OUT_CH]
+        if self.refine_ch:
+            n, _, h, w = f.shape
+            r = self.refine(F.pixel_shuffle(F.leaky_relu(self.up(f), 0.1), 2))
+            # r: channel 4a+b = sub-pixel (a, b) of low-res luma sample (2y+i, 2x+j) -> the
+            # contract's channel 8*(4i+a) + (4j+b) of cell (y, x).
+            r = r.reshape(n, 4, 4, h, 2, w, 2).permute(0, 4, 1, 6, 2, 3, 5).reshape(n, 64, h, w)
+            residual = torch.cat([residual[:, :64] + r, residual[:, 64:]], 1)
+        return residual, torch.clamp(y[:, OUT_CH:], -1.0, 1.0)
+
+
+def load(path) -> NtireSR:
+    """A trained model from a checkpoint (final.pt or a training last.pt); the architecture is
+    read from the tensor names and shapes."""
+    s = torch.load(path, weights_only=False)
+    s = s.get("model", s)
+    count = lambda prefix: len({k.split(".")[1] for k in s if k.startswith(prefix + ".")})
+    model = NtireSR(s["head.weight"].shape[0], count("body"),
+                    state=s["tail.weight"].shape[0] - OUT_CH,
+                    refine=s["refine.weight"].shape[1] if "refine.weight" in s else 0,
+                    extra=count("extra"),
+                    context=s["mid.weight"].shape[0] if "mid.weight" in s else 0)
+    model.load_state_dict(s)
+    return model.eval()
 
 
 def pack(y, u, v):
@@ -65,5 +117,8 @@ def gflop(model: NtireSR, h: int = 270, w: int = 480) -> float:
     total = 0
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
-            total += 2 * m.in_channels * m.out_channels * m.kernel_size[0] * m.kernel_size[1] * cells
+            at = 4 * cells if m is getattr(model, "refine", None) else cells  # low-res luma grid
+            at = cells // 4 if m in (getattr(model, "mid", None), getattr(model, "lift", None),
+                                     getattr(model, "down", None)) else at  # quarter grid
+            total += 2 * m.in_channels * m.out_channels * m.kernel_size[0] * m.kernel_size[1] * at
     return total / 1e9

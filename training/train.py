@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from clips import SOFT, TRAIN_QPS
 from model import NtireSR, gflop, pack, reconstruct
@@ -63,12 +62,14 @@ class Frames:
         return [*planes, torch.tensor(natural, dtype=torch.float32)]
 
 
-def unroll(model, chroma_weight, ly, lu, lv, hy, hu, hv, natural):
-    """Runs a sequence from an empty state; returns the mean L1 loss: luma, plus weighted chroma
-    on samples whose chroma is natural. Halved soft clips have sharper chroma (relative to luma)
-    than camera footage: learning chroma from them made val chroma worse than bicubic at low QP."""
+def unroll(model, chroma_weight, ly, lu, lv, hy, hu, hv, natural, loss_fn="l1"):
+    """Runs a sequence from an empty state; returns the mean L1 (or squared) error: luma, plus
+    weighted chroma on samples whose chroma is natural. Halved soft clips have sharper chroma
+    (relative to luma) than camera footage: learning chroma from them made val chroma worse than
+    bicubic at low QP."""
+    err = (lambda d: d.abs()) if loss_fn == "l1" else (lambda d: d * d)
     mask = natural.view(-1, 1, 1, 1)
-    chroma_l1 = lambda a, b: ((a - b).abs() * mask).mean() / mask.mean().clamp(min=1e-6)
+    chroma_err = lambda a, b: (err(a - b) * mask).mean() / mask.mean().clamp(min=1e-6)
     frames = [pack(ly[t], lu[t], lv[t]) for t in range(len(ly))]
     n, _, h, w = frames[0].shape
     state = torch.zeros(n, model.state_ch, h, w)
@@ -76,7 +77,7 @@ def unroll(model, chroma_weight, ly, lu, lv, hy, hu, hv, natural):
     for t, frame in enumerate(frames):
         residual, state = model(frame, frames[max(t - 1, 0)], state)
         y, u, v = reconstruct(residual, ly[t], lu[t], lv[t])
-        loss = loss + F.l1_loss(y, hy[t]) + chroma_weight * (chroma_l1(u, hu[t]) + chroma_l1(v, hv[t]))
+        loss = loss + err(y - hy[t]).mean() + chroma_weight * (chroma_err(u, hu[t]) + chroma_err(v, hv[t]))
     return loss / len(frames)
 
 
@@ -90,16 +91,22 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--channels", type=int, default=32)
     ap.add_argument("--body", type=int, default=3)
+    ap.add_argument("--refine", type=int, default=0, help="channels of the low-res luma refinement")
+    ap.add_argument("--extra", type=int, default=0, help="zero-initialised residual body blocks")
+    ap.add_argument("--context", type=int, default=0, help="channels of the quarter-res context")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=2025)
     ap.add_argument("--chroma-weight", type=float, default=0.5, help="weight of U and V L1 each")
+    ap.add_argument("--loss", choices=["l1", "mse"], default="l1",
+                    help="mse: a PSNR-aligned finish after an L1 run (--init-from its final.pt)")
     ap.add_argument("--init-from", type=Path, help="start from a trained (shallower) model")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     rng = random.Random(a.seed)
     a.out.mkdir(parents=True, exist_ok=True)
-    model = NtireSR(a.channels, a.body)
+    model = NtireSR(a.channels, a.body, refine=a.refine, extra=a.extra,
+                    context=a.context)
     if a.init_from:
         grow_from(model, a.init_from)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
@@ -121,14 +128,15 @@ def main() -> None:
         frac = (time.time() - t0) / budget
         for g in opt.param_groups:  # cosine decay to 5% of the start rate
             g["lr"] = a.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * frac)))
-        loss = unroll(model, a.chroma_weight, *data.batch(a.batch, a.seq, a.crop, rng))
+        loss = unroll(model, a.chroma_weight, *data.batch(a.batch, a.seq, a.crop, rng), a.loss)
         opt.zero_grad()
         loss.backward()
         opt.step()
         step += 1
         running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
         if step % 50 == 0:
-            print(f"step {step} {(time.time() - t0) / 60:.1f} min loss {running * 255:.3f}", flush=True)
+            shown = running if a.loss == "l1" else running**0.5  # in 8-bit levels: L1 or RMSE
+            print(f"step {step} {(time.time() - t0) / 60:.1f} min loss {shown * 255:.3f}", flush=True)
         if time.time() - last_save > 120:
             save(ckpt, model, opt, step, time.time() - t0, rng)
             last_save = time.time()
@@ -147,6 +155,8 @@ def grow_from(model: NtireSR, path: Path) -> None:
     s = s.get("model", s)
     own = model.state_dict()
     for k, v in s.items():
+        if k not in own:
+            raise SystemExit(f"{path}: tensor {k} is not in the model")
         if own[k].shape != v.shape:
             raise SystemExit(f"{path}: tensor {k} has shape {tuple(v.shape)}, "
                              f"the model wants {tuple(own[k].shape)}")
