@@ -17,20 +17,24 @@ from degrade import Clip, degrade, ground_truth, split_i420
 CACHE = Path(__file__).resolve().parent / "cache"
 
 
-def prepare(args: tuple[Clip, int]) -> str:
-    clip, frames = args
-    out = CACHE / clip_id(clip.path)
-    if (out / f"qp{TRAIN_QPS[-1]}_v.npy").exists():
+def cache_clip(clip: Clip, frames: int, out: Path, qps=TRAIN_QPS) -> str:
+    """Writes the clip's ground truth and its degradation at every QP in `qps` to `out`."""
+    if (out / f"qp{qps[-1]}_v.npy").exists():
         return f"{out.name}: cached"
     out.mkdir(parents=True, exist_ok=True)
     hr = ground_truth(clip, frames)
     for name, plane in zip("yuv", split_i420(hr, clip.width, clip.height)):
         np.save(out / f"hr_{name}.npy", plane)
-    for qp in TRAIN_QPS:
+    for qp in qps:
         lr = degrade(hr, clip.width, clip.height, qp)
         for name, plane in zip("yuv", split_i420(lr, clip.width // 4, clip.height // 4)):
             np.save(out / f"qp{qp}_{name}.npy", plane)
     return f"{out.name}: {clip.width}x{clip.height}"
+
+
+def prepare(args: tuple[Clip, int]) -> str:
+    clip, frames = args
+    return cache_clip(clip, frames, CACHE / clip_id(clip.path))
 
 
 def main() -> None:

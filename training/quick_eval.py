@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from clips import EVAL_QPS, clip_id, val_clips
-from degrade import degrade, ground_truth, split_i420
 from model import load, pack, reconstruct
+from prepare_data import cache_clip
 
 CACHE = Path(__file__).resolve().parent / "cache-val"
 FRAMES = 40
@@ -28,20 +28,11 @@ def cached(name: str, plane: str, qp: int | None = None) -> np.ndarray:
 
 
 def prepare() -> list[str]:
+    """Caches the val clips (first call only); returns their names."""
     names = []
     for clip in val_clips():
-        d = CACHE / clip_id(clip.path)
-        names.append(d.name)
-        if (d / f"qp{EVAL_QPS[-1]}_v.npy").exists():
-            continue
-        d.mkdir(parents=True, exist_ok=True)
-        hr = ground_truth(clip, FRAMES)
-        for c, p in zip("yuv", split_i420(hr, clip.width, clip.height)):
-            np.save(d / f"hr_{c}.npy", p)
-        for qp in EVAL_QPS:
-            lr = degrade(hr, clip.width, clip.height, qp)
-            for c, p in zip("yuv", split_i420(lr, clip.width // 4, clip.height // 4)):
-                np.save(d / f"qp{qp}_{c}.npy", p)
+        names.append(clip_id(clip.path))
+        cache_clip(clip, FRAMES, CACHE / names[-1], EVAL_QPS)
     return names
 
 
