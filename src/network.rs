@@ -219,6 +219,18 @@ pub(crate) fn im2col_scope() -> tract_onnx::tract_core::knobs::KnobScope {
         .expect("tract declares the scopable knob TRACT_DISABLE_DIRECT_SPATIAL")
 }
 
+/// Lets `fill` write an f32 input tensor in place: the same buffer from run to run, or a new
+/// one of the same shape while tract still holds the last.
+pub(crate) fn fill_reused<R>(tensor: &mut Arc<Tensor>, fill: impl FnOnce(&mut [f32]) -> R) -> R {
+    if Arc::get_mut(tensor).is_none() {
+        let shape = tensor.shape().to_vec();
+        *tensor = Arc::new(Tensor::zero::<f32>(&shape).expect("f32 zeros"));
+    }
+    let unique = Arc::get_mut(tensor).expect("unique input buffer");
+    let mut view = unique.try_as_plain_ram_mut().expect("plain tensor");
+    fill(view.as_slice_mut::<f32>().expect("f32 tensor"))
+}
+
 /// The thread count the `n-threads` property means: 0 is every core.
 pub fn resolve_threads(threads: usize) -> usize {
     match threads {
@@ -260,13 +272,7 @@ impl Session {
     /// Lets `fill` write the current frame (`IN_CHANNELS x h x w`) into the input buffer, which
     /// is reused from frame to frame whenever the network no longer holds it.
     pub fn pack_with<R>(&mut self, fill: impl FnOnce(&mut [f32]) -> R) -> R {
-        if Arc::get_mut(&mut self.frame).is_none() {
-            let shape = self.frame.shape().to_vec();
-            self.frame = Arc::new(Tensor::zero::<f32>(&shape).expect("f32 zeros"));
-        }
-        let tensor = Arc::get_mut(&mut self.frame).expect("unique frame buffer");
-        let mut view = tensor.try_as_plain_ram_mut().expect("plain tensor");
-        fill(view.as_slice_mut::<f32>().expect("f32 tensor"))
+        fill_reused(&mut self.frame, fill)
     }
 
     /// Runs one step on the packed frame; the residual is then readable with [`Self::residual`].

@@ -7,7 +7,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 use tract_onnx::tract_hir::internal::DimLike;
 
-use crate::network::ModelError;
+use crate::network::{self, ModelError};
 use crate::patches::{self, LumaView};
 
 /// Input tensor names, in the order the model is fed.
@@ -153,13 +153,7 @@ impl QualityModel {
 
     /// Lets `fill` write the patch input (a new buffer if tract still holds the last one).
     fn fill_patches<R>(&mut self, fill: impl FnOnce(&mut [f32]) -> R) -> R {
-        if Arc::get_mut(&mut self.patches).is_none() {
-            let shape = self.patches.shape().to_vec();
-            self.patches = Arc::new(Tensor::zero::<f32>(&shape).expect("f32 zeros"));
-        }
-        let tensor = Arc::get_mut(&mut self.patches).expect("unique patch buffer");
-        let mut view = tensor.try_as_plain_ram_mut().expect("plain f32 tensor");
-        fill(view.as_slice_mut::<f32>().expect("f32 tensor"))
+        network::fill_reused(&mut self.patches, fill)
     }
 
     /// Scores the patches already in the input buffer, with `scale` for every patch.
