@@ -91,6 +91,31 @@ fn phases() -> [Phase; 4] {
     })
 }
 
+/// The five-tap form of [`phases`]: output `4 * i + p` is `TAPS[p] . src[i - 2 ..= i + 2]`.
+fn five_taps() -> [[f32; 5]; 4] {
+    let ph = phases();
+    std::array::from_fn(|p| {
+        let mut taps = [0.0; 5];
+        let first = (ph[p].first + 2) as usize;
+        taps[first..first + 4].copy_from_slice(&ph[p].weights);
+        taps
+    })
+}
+
+/// Bicubic x4 of one row (edge-clamped) into `out` (`4 * row.len()` samples). `padded` is scratch.
+fn upscale_row(row: &[u8], out: &mut [f32], taps: &[[f32; 5]; 4], padded: &mut Vec<f32>) {
+    let last = row.len() - 1;
+    padded.clear();
+    padded.extend([row[0] as f32; 2]);
+    padded.extend(row.iter().map(|&s| s as f32));
+    padded.extend([row[last] as f32; 2]);
+    for (o, s) in out.chunks_exact_mut(4).zip(padded.windows(5)) {
+        for (o, t) in o.iter_mut().zip(taps) {
+            *o = t[0] * s[0] + t[1] * s[1] + t[2] * s[2] + t[3] * s[3] + t[4] * s[4];
+        }
+    }
+}
+
 /// Upscales one plane x4 with bicubic and adds the network residual, writing the clamped result.
 ///
 /// `residual` is the whole network output (`OUT_CHANNELS x gh x gw`); `first_channel` and `block`
@@ -111,45 +136,60 @@ pub fn upscale_add(
     let ph = phases();
     let (gw, gh) = grid_size;
     let n = gw * gh;
-    let (sw, sh) = (src.width as isize, src.height as isize);
-    // Horizontal pass: every source row to dst.width samples.
+    assert!(residual.len() >= OUT_CHANNELS * n, "residual size");
+    assert!(
+        dst.width <= gw * block && dst.width <= 4 * src.width && dst.height <= 4 * src.height,
+        "output plane larger than the grid"
+    );
+    // Horizontal pass: every source row to 4 * src.width samples (the plane may use fewer).
+    let row_len = 4 * src.width;
+    let taps = five_taps();
     scratch.clear();
-    scratch.resize(src.height * dst.width, 0.0);
-    for yy in 0..src.height {
+    scratch.resize(src.height * row_len, 0.0);
+    let mut padded = Vec::with_capacity(src.width + 4);
+    for (yy, out) in scratch.chunks_exact_mut(row_len).enumerate() {
         let row = &src.data[yy * src.stride..yy * src.stride + src.width];
-        let out = &mut scratch[yy * dst.width..(yy + 1) * dst.width];
-        for (x, o) in out.iter_mut().enumerate() {
-            let p = &ph[x % 4];
-            let i = (x / 4) as isize + p.first;
-            let mut acc = 0.0;
-            for (k, w) in p.weights.iter().enumerate() {
-                acc += w * row[(i + k as isize).clamp(0, sw - 1) as usize] as f32;
-            }
-            *o = acc;
-        }
+        upscale_row(row, out, &taps, &mut padded);
     }
     // Vertical pass plus residual, into the destination plane, in bands of rows on every core.
     let scratch = &scratch[..];
+    let sh = src.height as isize;
     let width = dst.width;
     let stride = dst.stride;
     let vertical = |band: &mut [u8], first_row: usize| {
+        // The residual of one output row, gathered from its `block` sub-pixel channels.
+        let mut res = vec![0.0f32; gw * block];
         for (r, out) in band.chunks_mut(stride).enumerate() {
             let y = first_row + r;
             let p = &ph[y % 4];
             let i = (y / 4) as isize + p.first;
             let rows: [&[f32]; 4] = std::array::from_fn(|k| {
                 let r = (i + k as isize).clamp(0, sh - 1) as usize;
-                &scratch[r * width..(r + 1) * width]
+                &scratch[r * row_len..r * row_len + width]
             });
-            let res_row = (y / block) * gw;
+            let res_at = (y / block) * gw;
             let res_ch = first_channel + (y % block) * block;
-            for (x, o) in out[..width].iter_mut().enumerate() {
-                let bic = p.weights[0] * rows[0][x]
-                    + p.weights[1] * rows[1][x]
-                    + p.weights[2] * rows[2][x]
-                    + p.weights[3] * rows[3][x];
-                let r = residual[(res_ch + x % block) * n + res_row + x / block];
-                *o = (bic + 255.0 * r).round().clamp(0.0, 255.0) as u8;
+            let planes: [&[f32]; 8] = std::array::from_fn(|k| {
+                let at = (res_ch + k.min(block - 1)) * n + res_at;
+                &residual[at..at + gw]
+            });
+            for (bx, cell) in res.chunks_exact_mut(block).enumerate() {
+                for (slot, plane) in cell.iter_mut().zip(&planes) {
+                    *slot = plane[bx];
+                }
+            }
+            let [w0, w1, w2, w3] = p.weights;
+            let out = &mut out[..width];
+            for (x, o) in out.iter_mut().enumerate() {
+                let v = w0 * rows[0][x]
+                    + w1 * rows[1][x]
+                    + w2 * rows[2][x]
+                    + w3 * rows[3][x]
+                    + 255.0 * res[x];
+                // Round half up and saturate (as round().clamp(0, 255) here); max/min map NaN to 0.
+                let t = (v + 0.5).max(0.0).min(255.0);
+                // SAFETY: t is finite and within 0..=255, so it fits an i32 (a vector conversion).
+                *o = unsafe { t.to_int_unchecked::<i32>() } as u8;
             }
         }
     };
