@@ -302,21 +302,27 @@ mod tests {
         assert_eq!(&out[..16], &torch);
     }
 
-    #[test]
-    fn tall_planes_composed_in_bands_match_a_direct_2d_bicubic() {
-        // 300 output rows: composed in bands on several threads.
-        let (w, h) = (6usize, 75usize);
+    /// Composes a `w x h` plane of a `(gw, gh)` grid into `out_w x out_h` (row stride
+    /// `out_w + 3`) on `threads` and checks every sample against a direct 2-D bicubic plus the
+    /// residual sample it should take.
+    fn check_against_direct_bicubic(
+        (w, h): (usize, usize),
+        (gw, gh): (usize, usize),
+        (out_w, out_h): (usize, usize),
+        (first_channel, block): (usize, usize),
+        threads: usize,
+    ) {
         let src: Vec<u8> = (0..w * h).map(|i| (i * 37 % 251) as u8).collect();
-        let (gw, gh) = (w.div_ceil(2), h.div_ceil(2));
         let residual: Vec<f32> = (0..OUT_CHANNELS * gw * gh)
             .map(|i| ((i * 13 % 17) as f32 - 8.0) / 255.0)
             .collect();
-        let mut out = vec![0u8; 16 * w * h];
+        let stride = out_w + 3;
+        let mut out = vec![7u8; stride * out_h];
         let mut dst = PlaneMut {
             data: &mut out,
-            stride: 4 * w,
-            width: 4 * w,
-            height: 4 * h,
+            stride,
+            width: out_w,
+            height: out_h,
         };
         let mut scratch = Vec::new();
         upscale_add(
@@ -324,18 +330,23 @@ mod tests {
             &mut dst,
             &residual,
             (gw, gh),
-            0,
-            8,
+            first_channel,
+            block,
             &mut scratch,
-            3,
+            threads,
         );
         let ph = phases();
         let at = |x: isize, y: isize| {
             src[y.clamp(0, h as isize - 1) as usize * w + x.clamp(0, w as isize - 1) as usize]
                 as f32
         };
-        for y in 0..4 * h {
-            for x in 0..4 * w {
+        for y in 0..out_h {
+            for x in 0..stride {
+                let got = out[y * stride + x] as f32;
+                if x >= out_w {
+                    assert_eq!(got, 7.0, "padding ({x}, {y}) was written");
+                    continue;
+                }
                 let (py, px) = (&ph[y % 4], &ph[x % 4]);
                 let (iy, ix) = ((y / 4) as isize + py.first, (x / 4) as isize + px.first);
                 let mut v = 0.0;
@@ -344,11 +355,25 @@ mod tests {
                         v += wy * wx * at(ix + l as isize, iy + k as isize);
                     }
                 }
-                let r = residual[((y % 8) * 8 + x % 8) * gw * gh + (y / 8) * gw + x / 8];
+                let channel = first_channel + (y % block) * block + x % block;
+                let r = residual[channel * gw * gh + (y / block) * gw + x / block];
                 let expect = (v + 255.0 * r).round().clamp(0.0, 255.0);
-                let got = out[y * 4 * w + x] as f32;
                 assert!((got - expect).abs() <= 1.0, "({x}, {y}): {got} vs {expect}");
             }
         }
+    }
+
+    #[test]
+    fn tall_planes_composed_in_bands_match_a_direct_2d_bicubic() {
+        // 300 output rows: composed in bands on several threads.
+        let (w, h) = (6, 75);
+        check_against_direct_bicubic((w, h), (3, 38), (4 * w, 4 * h), (0, 8), 3);
+    }
+
+    #[test]
+    fn odd_frame_chroma_is_cropped_to_the_output_size() {
+        // A 5x7 luma frame: 3x4 chroma and grid, a 10x14 output chroma plane (not 12x16).
+        check_against_direct_bicubic((3, 4), (3, 4), (10, 14), (64, 4), 1);
+        check_against_direct_bicubic((3, 4), (3, 4), (10, 14), (80, 4), 2);
     }
 }
