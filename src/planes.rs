@@ -187,6 +187,7 @@ pub fn upscale_add(
                     + w3 * rows[3][x]
                     + 255.0 * res[x];
                 // Round half up and saturate (as round().clamp(0, 255) here); max/min map NaN to 0.
+                #[allow(clippy::manual_clamp)] // clamp would keep a NaN, which the cast can't take
                 let t = (v + 0.5).max(0.0).min(255.0);
                 // SAFETY: t is finite and within 0..=255, so it fits an i32 (a vector conversion).
                 *o = unsafe { t.to_int_unchecked::<i32>() } as u8;
