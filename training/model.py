@@ -16,7 +16,7 @@ STATE_CH = 16
 
 class NtireSR(nn.Module):
     def __init__(self, channels: int = 32, body: int = 3, state: int = STATE_CH, refine: int = 0,
-                 extra: int = 0, context: int = 0):
+                 extra: int = 0, context: int = 0, readout: int = 0):
         super().__init__()
         self.state_ch = state
         self.head = nn.Conv2d(2 * IN_CH + state, channels, 3, padding=1)
@@ -47,6 +47,15 @@ class NtireSR(nn.Module):
             nn.init.zeros_(self.refine.weight)
             nn.init.zeros_(self.refine.bias)
 
+        # A per-cell read-out of the 64 luma sub-pixels: 1x1 to `readout` hidden units, leaky ReLU,
+        # 1x1 to 64, added to the tail's luma (the last conv zero-initialised).
+        self.readout_ch = readout
+        if readout:
+            self.hidden = nn.Conv2d(channels, readout, 1)
+            self.luma = nn.Conv2d(readout, 64, 1)
+            nn.init.zeros_(self.luma.weight)
+            nn.init.zeros_(self.luma.bias)
+
     def features(self, frame, prev_frame, state):
         """The features the 1x1 tail reads (everything but the tail)."""
         # Centred inputs and leaky ReLUs: with plain ReLUs on 0..1 inputs the features die early
@@ -66,6 +75,9 @@ class NtireSR(nn.Module):
         f = self.features(frame, prev_frame, state)
         y = self.tail(f)
         residual = y[:, :OUT_CH]
+        if self.readout_ch:
+            r = self.luma(F.leaky_relu(self.hidden(f), 0.1))
+            residual = torch.cat([residual[:, :64] + r, residual[:, 64:]], 1)
         if self.refine_ch:
             n, _, h, w = f.shape
             r = self.refine(F.pixel_shuffle(F.leaky_relu(self.up(f), 0.1), 2))
@@ -86,7 +98,8 @@ def load(path) -> NtireSR:
                     state=s["tail.weight"].shape[0] - OUT_CH,
                     refine=s["refine.weight"].shape[1] if "refine.weight" in s else 0,
                     extra=count("extra"),
-                    context=s["mid.weight"].shape[0] if "mid.weight" in s else 0)
+                    context=s["mid.weight"].shape[0] if "mid.weight" in s else 0,
+                    readout=s["hidden.weight"].shape[0] if "hidden.weight" in s else 0)
     model.load_state_dict(s)
     return model.eval()
 

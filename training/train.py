@@ -94,6 +94,7 @@ def main() -> None:
     ap.add_argument("--refine", type=int, default=0, help="channels of the low-res luma refinement")
     ap.add_argument("--extra", type=int, default=0, help="zero-initialised residual body blocks")
     ap.add_argument("--context", type=int, default=0, help="channels of the quarter-res context")
+    ap.add_argument("--readout", type=int, default=0, help="hidden units of the per-cell luma read-out")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=2025)
     ap.add_argument("--chroma-weight", type=float, default=0.5, help="weight of U and V L1 each")
@@ -106,7 +107,7 @@ def main() -> None:
     rng = random.Random(a.seed)
     a.out.mkdir(parents=True, exist_ok=True)
     model = NtireSR(a.channels, a.body, refine=a.refine, extra=a.extra,
-                    context=a.context)
+                    context=a.context, readout=a.readout)
     if a.init_from:
         grow_from(model, a.init_from)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
