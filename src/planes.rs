@@ -138,6 +138,10 @@ pub fn upscale_add(
     let n = gw * gh;
     assert!(residual.len() >= OUT_CHANNELS * n, "residual size");
     assert!(
+        block <= 8,
+        "sub-pixel blocks of at most 8x8 (one row gathers from `block` planes)"
+    );
+    assert!(
         dst.width <= gw * block && dst.width <= 4 * src.width && dst.height <= 4 * src.height,
         "output plane larger than the grid"
     );
@@ -169,6 +173,7 @@ pub fn upscale_add(
             });
             let res_at = (y / block) * gw;
             let res_ch = first_channel + (y % block) * block;
+            // The row's `block` channel planes (slots past `block` repeat the last; unused).
             let planes: [&[f32]; 8] = std::array::from_fn(|k| {
                 let at = (res_ch + k.min(block - 1)) * n + res_at;
                 &residual[at..at + gw]

@@ -74,17 +74,16 @@ class NtireSR(nn.Module):
     def forward(self, frame, prev_frame, state):
         f = self.features(frame, prev_frame, state)
         y = self.tail(f)
-        residual = y[:, :OUT_CH]
+        luma = y[:, :64]
         if self.readout_ch:
-            r = self.luma(F.leaky_relu(self.hidden(f), 0.1))
-            residual = torch.cat([residual[:, :64] + r, residual[:, 64:]], 1)
+            luma = luma + self.luma(F.leaky_relu(self.hidden(f), 0.1))
         if self.refine_ch:
             n, _, h, w = f.shape
             r = self.refine(F.pixel_shuffle(F.leaky_relu(self.up(f), 0.1), 2))
             # r: channel 4a+b = sub-pixel (a, b) of low-res luma sample (2y+i, 2x+j) -> the
             # contract's channel 8*(4i+a) + (4j+b) of cell (y, x).
-            r = r.reshape(n, 4, 4, h, 2, w, 2).permute(0, 4, 1, 6, 2, 3, 5).reshape(n, 64, h, w)
-            residual = torch.cat([residual[:, :64] + r, residual[:, 64:]], 1)
+            luma = luma + r.reshape(n, 4, 4, h, 2, w, 2).permute(0, 4, 1, 6, 2, 3, 5).reshape(n, 64, h, w)
+        residual = torch.cat([luma, y[:, 64:OUT_CH]], 1)
         return residual, torch.clamp(y[:, OUT_CH:], -1.0, 1.0)
 
 
