@@ -16,9 +16,12 @@ STATE_CH = 16
 
 class NtireSR(nn.Module):
     def __init__(self, channels: int = 32, body: int = 3, state: int = STATE_CH, refine: int = 0,
-                 extra: int = 0, context: int = 0, readout: int = 0):
+                 extra: int = 0, context: int = 0, readout: int = 0, feedback: bool = False):
         super().__init__()
-        self.state_ch = state
+        self.learned_state = state
+        # With feedback the state also carries the previous step's 64 luma residual channels.
+        self.feedback = feedback
+        self.state_ch = state + (64 if feedback else 0)
         self.head = nn.Conv2d(2 * IN_CH + state, channels, 3, padding=1)
         self.body = nn.ModuleList(nn.Conv2d(channels, channels, 3, padding=1) for _ in range(body))
         # Residual blocks after the body, zero-initialised (growing a trained net keeps its function).
@@ -35,6 +38,14 @@ class NtireSR(nn.Module):
             self.lift = nn.Conv2d(context, 4 * channels, 1)
             nn.init.zeros_(self.lift.weight)
             nn.init.zeros_(self.lift.bias)
+        if feedback:
+            # The previous luma residual: read by a 1x1 into the head, and added to the new luma
+            # residual through a per-cell 1x1 gate (both zero-initialised).
+            self.fb_in = nn.Conv2d(64, channels, 1)
+            self.gate = nn.Conv2d(channels, 64, 1)
+            for m in (self.fb_in, self.gate):
+                nn.init.zeros_(m.weight)
+                nn.init.zeros_(m.bias)
         self.tail = nn.Conv2d(channels, OUT_CH + state, 1)
         nn.init.zeros_(self.tail.weight)
         nn.init.zeros_(self.tail.bias)
@@ -60,7 +71,11 @@ class NtireSR(nn.Module):
         """The features the 1x1 tail reads (everything but the tail)."""
         # Centred inputs and leaky ReLUs: with plain ReLUs on 0..1 inputs the features die early
         # in training and the net collapses to bicubic (measured: +0.00 dB after 1,265 steps).
-        x = F.leaky_relu(self.head(torch.cat([frame - 0.5, prev_frame - 0.5, state], 1)), 0.1)
+        s = state[:, : self.learned_state] if self.feedback else state  # (no Slice op otherwise)
+        x = self.head(torch.cat([frame - 0.5, prev_frame - 0.5, s], 1))
+        if self.feedback:
+            x = x + self.fb_in(state[:, self.learned_state :])
+        x = F.leaky_relu(x, 0.1)
         f = x
         for conv in self.body:
             f = F.leaky_relu(conv(f), 0.1)
@@ -83,8 +98,13 @@ class NtireSR(nn.Module):
             # r: channel 4a+b = sub-pixel (a, b) of low-res luma sample (2y+i, 2x+j) -> the
             # contract's channel 8*(4i+a) + (4j+b) of cell (y, x).
             luma = luma + r.reshape(n, 4, 4, h, 2, w, 2).permute(0, 4, 1, 6, 2, 3, 5).reshape(n, 64, h, w)
+        if self.feedback:
+            luma = luma + self.gate(f) * state[:, self.learned_state :]
         residual = torch.cat([luma, y[:, 64:OUT_CH]], 1)
-        return residual, torch.clamp(y[:, OUT_CH:], -1.0, 1.0)
+        new_state = torch.clamp(y[:, OUT_CH:], -1.0, 1.0)
+        if self.feedback:
+            new_state = torch.cat([new_state, torch.clamp(luma, -1.0, 1.0)], 1)
+        return residual, new_state
 
 
 def load(path) -> NtireSR:
@@ -98,7 +118,8 @@ def load(path) -> NtireSR:
                     refine=s["refine.weight"].shape[1] if "refine.weight" in s else 0,
                     extra=count("extra"),
                     context=s["mid.weight"].shape[0] if "mid.weight" in s else 0,
-                    readout=s["hidden.weight"].shape[0] if "hidden.weight" in s else 0)
+                    readout=s["hidden.weight"].shape[0] if "hidden.weight" in s else 0,
+                    feedback="gate.weight" in s)
     model.load_state_dict(s)
     return model.eval()
 

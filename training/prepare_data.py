@@ -1,6 +1,6 @@
 """Degrade every training clip at every training QP once and cache the frames as .npy files.
 
-    python training/prepare_data.py [--frames 120] [--jobs 2]
+    python training/prepare_data.py [--frames 360] [--jobs 2]
 
 Output: training/cache/<clip>/{hr_y,hr_u,hr_v}.npy and qp<N>_{y,u,v}.npy (uint8, I420 planes).
 """
@@ -12,15 +12,18 @@ from pathlib import Path
 import numpy as np
 
 from clips import TRAIN_QPS, clip_id, train_clips
-from degrade import Clip, degrade, ground_truth, split_i420
+from degrade import Clip, degrade, ground_truth, probe, split_i420
 
 CACHE = Path(__file__).resolve().parent / "cache"
 
 
 def cache_clip(clip: Clip, frames: int, out: Path, qps=TRAIN_QPS) -> str:
-    """Writes the clip's ground truth and its degradation at every QP in `qps` to `out`."""
+    """Writes the clip's ground truth and its degradation at every QP in `qps` to `out`, unless
+    `out` already holds them with as many frames as asked (or as the clip has)."""
     if (out / f"qp{qps[-1]}_v.npy").exists():
-        return f"{out.name}: cached"
+        have = np.load(out / "hr_y.npy", mmap_mode="r").shape[0]
+        if have >= min(frames, probe(clip.path)[2]):
+            return f"{out.name}: cached"
     out.mkdir(parents=True, exist_ok=True)
     hr = ground_truth(clip, frames)
     for name, plane in zip("yuv", split_i420(hr, clip.width, clip.height)):
@@ -39,7 +42,7 @@ def prepare(args: tuple[Clip, int]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--frames", type=int, default=120)
+    ap.add_argument("--frames", type=int, default=360)
     ap.add_argument("--jobs", type=int, default=2)
     a = ap.parse_args()
     clips = train_clips()

@@ -40,8 +40,9 @@ def psnr(x: np.ndarray, ref: np.ndarray) -> float:
     return 10 * np.log10(255**2 / np.mean((x - ref) ** 2))
 
 
-def gain(model, name: str, qp: int, frames: int) -> float:
-    """Mean over frames of PSNR-Y(model) - PSNR-Y(bicubic), the recurrence run from an empty state."""
+def gain(model, name: str, qp: int, frames: int, past: bool = True) -> float:
+    """Mean over frames of PSNR-Y(model) - PSNR-Y(bicubic), the recurrence run from an empty state
+    (without `past`: every frame is run as the first of a stream, to see what the recurrence adds)."""
     hy = cached(name, "y")[:frames].astype(np.float64)
     lr = [torch.from_numpy(cached(name, c, qp)[:frames].astype(np.float32) / 255)[:, None] for c in "yuv"]
     to8 = lambda z: np.clip(np.round(z[0, 0].numpy() * 255), 0, 255)
@@ -50,8 +51,9 @@ def gain(model, name: str, qp: int, frames: int) -> float:
         for t in range(frames):
             y, u, v = (p[t : t + 1] for p in lr)
             frame = pack(y, u, v)
-            prev = frame if prev is None else prev
-            state = torch.zeros(1, model.state_ch, *frame.shape[2:]) if state is None else state
+            prev = frame if prev is None or not past else prev
+            if state is None or not past:
+                state = torch.zeros(1, model.state_ch, *frame.shape[2:])
             residual, state = model(frame, prev, state)
             prev = frame
             sr = reconstruct(residual, y, u, v)[0]
@@ -65,11 +67,13 @@ def main() -> None:
     ap.add_argument("checkpoint", type=Path)
     ap.add_argument("--frames", type=int, default=12)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-past", action="store_true",
+                    help="zero state and prev_frame = frame on every frame (the recurrence's share)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     names = prepare()
     model = load(a.checkpoint)
-    gains = {(n, qp): gain(model, n, qp, min(a.frames, FRAMES)) for n in names for qp in EVAL_QPS}
+    gains = {(n, qp): gain(model, n, qp, min(a.frames, FRAMES), not a.no_past) for n in names for qp in EVAL_QPS}
     for qp in EVAL_QPS:
         row = " ".join(f"{n} {gains[(n, qp)]:+.3f}" for n in names)
         print(f"QP {qp}: {row}  mean {np.mean([gains[(n, qp)] for n in names]):+.3f} dB")

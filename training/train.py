@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from clips import SOFT, TRAIN_QPS
 from model import NtireSR, gflop, pack, reconstruct
@@ -20,17 +21,35 @@ from model import NtireSR, gflop, pack, reconstruct
 CACHE = Path(__file__).resolve().parent / "cache"
 
 
+SOFT_DB = 42.0  # the manifest's full-res clips lose 35-43 dB in a x2 down/up round trip
+
+
+def round_trip_db(y: np.ndarray) -> float:
+    """PSNR of a x2 bicubic down/up round trip of luma frames (N, H, W): high means soft."""
+    t = torch.from_numpy(y[:, : y.shape[1] // 2 * 2, : y.shape[2] // 2 * 2].astype(np.float32))[:, None]
+    down = F.interpolate(t, scale_factor=0.5, mode="bicubic", antialias=True)
+    back = F.interpolate(down, scale_factor=2, mode="bicubic").clamp(0, 255)
+    return float(10 * np.log10(255**2 / ((back - t) ** 2).mean().item()))
+
+
 class Frames:
     """All cached clips in memory: per clip the HR planes and the decoded LR planes per QP."""
 
-    def __init__(self, cache: Path):
+    def __init__(self, cache: Path, soft_weight: float = 1.0, frames: int = 120):
         self.clips = []
         for d in sorted(p for p in cache.iterdir() if (p / f"qp{TRAIN_QPS[-1]}_v.npy").exists()):
             hr = [np.load(d / f"hr_{c}.npy") for c in "yuv"]
             lr = {qp: [np.load(d / f"qp{qp}_{c}.npy") for c in "yuv"] for qp in TRAIN_QPS}
-            n = min(len(hr[0]), *(len(v[0]) for v in lr.values()))
+            n = min(frames, len(hr[0]), *(len(v[0]) for v in lr.values()))
             self.clips.append((d.name, hr, lr, n))
         print("clips:", " ".join(c[0] for c in self.clips), flush=True)
+        # Sampling weights: clips whose truth is soft (x2 round trip >= SOFT_DB) get soft_weight.
+        self.weights = None
+        if soft_weight != 1.0:
+            detail = {c[0]: round_trip_db(c[1][0][:8]) for c in self.clips}
+            self.weights = [soft_weight if detail[c[0]] >= SOFT_DB else 1.0 for c in self.clips]
+            print("soft (weight", soft_weight, "):",
+                  " ".join(f"{n} {db:.1f}" for n, db in detail.items() if db >= SOFT_DB), flush=True)
 
     def batch(self, size: int, seq: int, crop: int, rng: random.Random):
         """Tensors (seq, size, C, H, W) in 0..1 for LR y,u,v and HR y,u,v, and per sample (size,)
@@ -38,7 +57,10 @@ class Frames:
         out = [[] for _ in range(6)]
         natural = []
         for _ in range(size):
-            name, hr, lr, n = rng.choice(self.clips)
+            if self.weights is None:  # (the stages that were run drew clips this way)
+                name, hr, lr, n = rng.choice(self.clips)
+            else:
+                name, hr, lr, n = rng.choices(self.clips, self.weights)[0]
             natural.append(name not in SOFT)
             qp = rng.choice(TRAIN_QPS)
             t = rng.randrange(0, n - seq + 1)
@@ -95,6 +117,12 @@ def main() -> None:
     ap.add_argument("--extra", type=int, default=0, help="zero-initialised residual body blocks")
     ap.add_argument("--context", type=int, default=0, help="channels of the quarter-res context")
     ap.add_argument("--readout", type=int, default=0, help="hidden units of the per-cell luma read-out")
+    ap.add_argument("--feedback", action="store_true",
+                    help="carry the previous luma residual in the state (read back by 1x1 convs)")
+    ap.add_argument("--frames", type=int, default=120,
+                    help="use the first N cached frames of each clip (prepare_data.py caches 360)")
+    ap.add_argument("--soft-weight", type=float, default=1.0,
+                    help="sampling weight of clips with soft truth (x2 round trip >= 42 dB)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=2025)
     ap.add_argument("--chroma-weight", type=float, default=0.5, help="weight of U and V L1 each")
@@ -107,7 +135,7 @@ def main() -> None:
     rng = random.Random(a.seed)
     a.out.mkdir(parents=True, exist_ok=True)
     model = NtireSR(a.channels, a.body, refine=a.refine, extra=a.extra,
-                    context=a.context, readout=a.readout)
+                    context=a.context, readout=a.readout, feedback=a.feedback)
     if a.init_from:
         grow_from(model, a.init_from)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
@@ -122,7 +150,7 @@ def main() -> None:
         print(f"resumed at step {step} ({spent / 60:.1f} min)", flush=True)
     print(f"{gflop(model):.2f} GFLOP per 480x270 frame, "
           f"{sum(p.numel() for p in model.parameters())} parameters", flush=True)
-    data = Frames(CACHE)
+    data = Frames(CACHE, a.soft_weight, a.frames)
     budget = a.minutes * 60
     t0, last_save, running = time.time() - spent, time.time(), None
     while time.time() - t0 < budget:
