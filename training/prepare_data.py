@@ -22,7 +22,8 @@ def cache_clip(clip: Clip, frames: int, out: Path, qps=TRAIN_QPS) -> str:
     `out` already holds them with as many frames as asked (or as the clip has)."""
     if (out / f"qp{qps[-1]}_v.npy").exists():
         have = np.load(out / "hr_y.npy", mmap_mode="r").shape[0]
-        if have >= min(frames, probe(clip.path)[2]):
+        # Probe (it reads every packet of the file) only when the cache is shorter than asked.
+        if have >= frames or have >= probe(clip.path)[2]:
             return f"{out.name}: cached"
     out.mkdir(parents=True, exist_ok=True)
     hr = ground_truth(clip, frames)

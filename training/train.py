@@ -122,7 +122,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=120,
                     help="use the first N cached frames of each clip (prepare_data.py caches 360)")
     ap.add_argument("--soft-weight", type=float, default=1.0,
-                    help="sampling weight of clips with soft truth (x2 round trip >= 42 dB)")
+                    help=f"sampling weight of clips with soft truth (x2 round trip >= {SOFT_DB:g} dB)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=2025)
     ap.add_argument("--chroma-weight", type=float, default=0.5, help="weight of U and V L1 each")
