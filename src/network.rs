@@ -155,14 +155,12 @@ impl Network {
                 .set_input_fact(*ix, InferenceFact::dt_shape(f32::datum_type(), shape))
                 .map_err(|e| err(e.to_string()))?;
         }
-        let typed = im2col_scope()
-            .enter(|| model.into_optimized())
-            .map_err(|e| {
-                err(format!(
-                    "cannot be planned for a {w}x{h} grid with inputs {:?}: {e:#}",
-                    shapes
-                ))
-            })?;
+        let typed = model.into_optimized().map_err(|e| {
+            err(format!(
+                "cannot be planned for a {w}x{h} grid with inputs {:?}: {e:#}",
+                shapes
+            ))
+        })?;
         let runtime = match backend {
             Backend::Cpu => "cpu",
             Backend::Cuda => "cuda",
@@ -181,8 +179,8 @@ impl Network {
                 .then(|| tract_linalg::multithread::Executor::multithread(threads)),
             ..Default::default()
         };
-        let runnable = im2col_scope()
-            .enter(|| runtime.prepare_with_options(typed, &options))
+        let runnable = runtime
+            .prepare_with_options(typed, &options)
             .map_err(|e| err(format!("cannot be prepared: {e:#}")))?;
         let state = runnable.spawn().map_err(|e| err(e.to_string()))?;
         let zero = |shape: [usize; 4]| Arc::new(Tensor::zero::<f32>(&shape).expect("f32 zeros"));
@@ -209,14 +207,6 @@ impl fmt::Debug for Session {
             .field("grid", &self.grid)
             .finish()
     }
-}
-
-/// Plans 3x3 convs as im2col + matrix product rather than tract's direct spatial kernel: with the
-/// shipped model's 32-channel convs that is ~10% faster here (13.5 -> 15.0 fps, 480x270, 2 cores).
-/// Scoped to this plugin's planning, so other tract users in the process are not affected.
-pub(crate) fn im2col_scope() -> tract_onnx::tract_core::knobs::KnobScope {
-    tract_onnx::tract_core::knobs::KnobScope::new([("TRACT_DISABLE_DIRECT_SPATIAL", "true")])
-        .expect("tract declares the scopable knob TRACT_DISABLE_DIRECT_SPATIAL")
 }
 
 /// Lets `fill` write an f32 input tensor in place: the same buffer from run to run, or a new

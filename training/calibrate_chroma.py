@@ -4,8 +4,8 @@
 
 Trained with L1, the network over-corrects chroma at low QP: at QP 17 its U/V PSNR is 0.5 dB
 below plain bicubic on training clips (and at QP 22 on val clips A03 and A16), while at QP 32-37
-it gains more than 1 dB. Scaling the chroma rows (64-95) of the 1x1 tail by one factor `a` keeps
-luma and the recurrent state bit-identical. `a` is chosen on training clips only (every third
+it gains more than 1 dB. Scaling the chroma residual by one factor `a` (the model's linear chroma
+read-out, `scale_chroma`) keeps luma and the recurrent state bit-identical. `a` is chosen on training clips only (every third
 clip with natural chroma, first 4 frames, every training QP): the one whose worst QP gains most
 over bicubic chroma (maximin), from a grid of 0.05 steps; of factors within 0.01 dB of that
 best, the smallest.
@@ -19,14 +19,15 @@ import torch
 import torch.nn.functional as F
 
 from clips import SOFT, TRAIN_QPS
-from model import NtireSR, load, pack, upscale
+from torch import nn
+
+from model import load, pack, upscale
 from train import CACHE
 
-CHROMA = slice(64, 96)
 GRID = [round(0.05 * i, 2) for i in range(21)]
 
 
-def chroma_psnr_gains(model: NtireSR, frames: int = 4) -> dict[int, np.ndarray]:
+def chroma_psnr_gains(model: nn.Module, frames: int = 4) -> dict[int, np.ndarray]:
     """Per QP: mean over clips of chroma PSNR gain over bicubic for each factor in GRID."""
     names = [d.name for d in sorted(CACHE.iterdir()) if d.name not in SOFT][::3]
     print("clips:", " ".join(names), flush=True)
@@ -75,9 +76,7 @@ def main() -> None:
     for qp, g in gains.items():
         print(f"{qp:<4} " + " ".join(f"{v:+6.2f}" for v in g))
     print(f"chroma factor {best}: worst-QP gain {worst.max():+.3f} dB (1.0 gives {worst[-1]:+.3f})")
-    with torch.no_grad():
-        model.tail.weight[CHROMA] *= best
-        model.tail.bias[CHROMA] *= best
+    model.scale_chroma(best)
     torch.save(model.state_dict(), a.out)
 
 

@@ -1,8 +1,9 @@
-"""The ntiresr network: a causal, recurrent x4 restorer for I420 video that works on the chroma grid.
+"""The ntiresr networks: causal, recurrent x4 restorers for I420 video.
 
-One step maps (current frame, previous frame, recurrent state) to a residual over the bicubic x4
-upscale of every plane, and the next state. Everything runs at half the low-res luma size (the
-chroma grid), so a 480x270 frame costs about 2.6 GFLOP. The contract is in models/README.md.
+One step maps (current frame, previous frame, recurrent state), packed on the chroma grid, to a
+residual over the bicubic x4 upscale of every plane, and the next state (contract in
+models/README.md). PixelNet (v5, shipped) computes luma at low-res luma resolution; NtireSR
+(v1-v4) computed everything on the chroma grid, at half the low-res luma size.
 """
 
 import torch
@@ -95,9 +96,7 @@ class NtireSR(nn.Module):
         if self.refine_ch:
             n, _, h, w = f.shape
             r = self.refine(F.pixel_shuffle(F.leaky_relu(self.up(f), 0.1), 2))
-            # r: channel 4a+b = sub-pixel (a, b) of low-res luma sample (2y+i, 2x+j) -> the
-            # contract's channel 8*(4i+a) + (4j+b) of cell (y, x).
-            luma = luma + r.reshape(n, 4, 4, h, 2, w, 2).permute(0, 4, 1, 6, 2, 3, 5).reshape(n, 64, h, w)
+            luma = luma + to_cells(r, h, w)
         if self.feedback:
             luma = luma + self.gate(f) * state[:, self.learned_state :]
         residual = torch.cat([luma, y[:, 64:OUT_CH]], 1)
@@ -106,13 +105,93 @@ class NtireSR(nn.Module):
             new_state = torch.cat([new_state, torch.clamp(luma, -1.0, 1.0)], 1)
         return residual, new_state
 
+    def scale_chroma(self, a: float) -> None:
+        """Multiplies the chroma residual (rows 64-95 of the 1x1 tail, which feed nothing else) by
+        `a`; luma and state unchanged."""
+        with torch.no_grad():
+            self.tail.weight[64:OUT_CH] *= a
+            self.tail.bias[64:OUT_CH] *= a
 
-def load(path) -> NtireSR:
+    def grid_scale(self, m: nn.Conv2d) -> float:
+        """Positions a conv runs at, relative to the chroma grid."""
+        if m is getattr(self, "refine", None):
+            return 4  # low-res luma resolution
+        if m in (getattr(self, "mid", None), getattr(self, "lift", None), getattr(self, "down", None)):
+            return 0.25  # quarter grid
+        return 1
+
+
+class PixelNet(nn.Module):
+    """v5: luma restored at low-res luma resolution (one position per low-res luma sample, as in the
+    issue's calibration net) by a narrow plain 3x3 stack; chroma and the state by a 1x1 read-out on
+    the chroma grid that also reads the luma features. Same contract as NtireSR (models/README.md).
+
+    Per step, at low-res luma resolution: y, the previous y, U and V (nearest x2) and the state
+    (depth-to-space 2 of its S channels) -> conv3x3 -> `body` x conv3x3 (+ skip) = features F ->
+    conv3x3 to the 16 output sub-pixels of each low-res luma sample. On the chroma grid: conv3x3
+    over the packed frame, then a 1x1 over it and space-to-depth 2 of F -> U/V residual + state.
+    """
+
+    def __init__(self, channels: int = 16, body: int = 5, state: int = STATE_CH, chroma: int = 16):
+        super().__init__()
+        if state % 4:
+            raise ValueError(f"state channels must be a multiple of 4, not {state}")
+        self.state_ch = state
+        self.head = nn.Conv2d(4 + state // 4, channels, 3, padding=1)
+        self.body = nn.ModuleList(nn.Conv2d(channels, channels, 3, padding=1) for _ in range(body))
+        self.luma = nn.Conv2d(channels, 16, 3, padding=1)
+        self.chroma_in = nn.Conv2d(IN_CH, chroma, 3, padding=1)
+        self.chroma_out = nn.Conv2d(chroma + 4 * channels, 32 + state, 1)
+        for m in (self.luma, self.chroma_out):  # start at bicubic and a zero state
+            nn.init.zeros_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    def forward(self, frame, prev_frame, state):
+        n, _, h, w = frame.shape
+        u, v = frame[:, 4:5], frame[:, 5:6]
+        # One depth-to-space 2: y, previous y, U and V (nearest x2), S/4 state channels.
+        x = F.pixel_shuffle(torch.cat([frame[:, :4], prev_frame[:, :4], u, u, u, u, v, v, v, v,
+                                       state], 1), 2)
+        x = F.leaky_relu(self.head(x - 0.5), 0.1)
+        f = x
+        for conv in self.body:
+            f = F.leaky_relu(conv(f), 0.1)
+        f = f + x
+        luma = to_cells(self.luma(f), h, w)
+        c = F.leaky_relu(self.chroma_in(frame - 0.5), 0.1)
+        out = self.chroma_out(torch.cat([c, F.pixel_unshuffle(f, 2)], 1))
+        return torch.cat([luma, out[:, :32]], 1), torch.clamp(out[:, 32:], -1.0, 1.0)
+
+    def scale_chroma(self, a: float) -> None:
+        """Multiplies the chroma residual by `a` (luma and state unchanged)."""
+        with torch.no_grad():
+            self.chroma_out.weight[:32] *= a
+            self.chroma_out.bias[:32] *= a
+
+    def grid_scale(self, m: nn.Conv2d) -> float:
+        """Positions a conv runs at, relative to the chroma grid."""
+        return 1 if m in (self.chroma_in, self.chroma_out) else 4
+
+
+def to_cells(r, h: int, w: int):
+    """(N, 16, 2h, 2w): channel 4a+b = output sub-pixel (a, b) of low-res luma sample (2y+i, 2x+j)
+    -> (N, 64, h, w): the contract's channel 8*(4i+a) + (4j+b) of cell (y, x)."""
+    n = r.shape[0]
+    return r.reshape(n, 4, 4, h, 2, w, 2).permute(0, 4, 1, 6, 2, 3, 5).reshape(n, 64, h, w)
+
+
+def load(path) -> nn.Module:
     """A trained model from a checkpoint (final.pt or a training last.pt); the architecture is
     read from the tensor names and shapes."""
     s = torch.load(path, weights_only=False)
     s = s.get("model", s)
     count = lambda prefix: len({k.split(".")[1] for k in s if k.startswith(prefix + ".")})
+    if "chroma_out.weight" in s:
+        channels = s["head.weight"].shape[0]
+        model = PixelNet(channels, count("body"), state=s["chroma_out.weight"].shape[0] - 32,
+                         chroma=s["chroma_in.weight"].shape[0])
+        model.load_state_dict(s)
+        return model.eval()
     model = NtireSR(s["head.weight"].shape[0], count("body"),
                     state=s["tail.weight"].shape[0] - OUT_CH,
                     refine=s["refine.weight"].shape[1] if "refine.weight" in s else 0,
@@ -144,14 +223,8 @@ def reconstruct(residual, y, u, v):
     return by + ry, bu + ru, bv + rv
 
 
-def gflop(model: NtireSR, h: int = 270, w: int = 480) -> float:
+def gflop(model: nn.Module, h: int = 270, w: int = 480) -> float:
     """Multiply-adds x2 per frame of h x w low-res luma."""
     cells = (h // 2) * (w // 2)
-    total = 0
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            at = 4 * cells if m is getattr(model, "refine", None) else cells  # low-res luma grid
-            at = cells // 4 if m in (getattr(model, "mid", None), getattr(model, "lift", None),
-                                     getattr(model, "down", None)) else at  # quarter grid
-            total += 2 * m.in_channels * m.out_channels * m.kernel_size[0] * m.kernel_size[1] * at
-    return total / 1e9
+    return sum(2 * m.in_channels * m.out_channels * m.kernel_size[0] * m.kernel_size[1]
+               * cells * model.grid_scale(m) for m in model.modules() if isinstance(m, nn.Conv2d)) / 1e9

@@ -1,6 +1,6 @@
 """Train the ntiresr network on the cached degraded clips (see prepare_data.py).
 
-    python training/train.py --minutes 70 --out training/runs/v1
+    python training/train.py --minutes 70 --out training/runs/v5   (PixelNet, as shipped)
 
 Resumable: re-running with the same --out continues from its last checkpoint. Sequences of
 consecutive frames are unrolled through the recurrence from an empty state, as the element starts.
@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from clips import SOFT, TRAIN_QPS
-from model import NtireSR, gflop, pack, reconstruct
+from model import NtireSR, PixelNet, gflop, pack, reconstruct
 
 CACHE = Path(__file__).resolve().parent / "cache"
 
@@ -110,9 +110,13 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seq", type=int, default=3)
     ap.add_argument("--crop", type=int, default=48, help="low-res luma crop (even)")
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--channels", type=int, default=32)
-    ap.add_argument("--body", type=int, default=3)
+    ap.add_argument("--arch", choices=["pixel", "cell"], default="pixel",
+                    help="pixel: PixelNet (v5, luma features at low-res luma resolution); cell: "
+                    "NtireSR (v1-v4, features on the chroma grid)")
+    ap.add_argument("--lr", type=float, help="start rate (default 1e-3 pixel, 2e-3 cell)")
+    ap.add_argument("--channels", type=int, help="feature channels (default 16 pixel, 32 cell)")
+    ap.add_argument("--body", type=int, help="body 3x3 convs (default 5 pixel, 3 cell)")
+    ap.add_argument("--chroma", type=int, default=16, help="channels of PixelNet's chroma head")
     ap.add_argument("--refine", type=int, default=0, help="channels of the low-res luma refinement")
     ap.add_argument("--extra", type=int, default=0, help="zero-initialised residual body blocks")
     ap.add_argument("--context", type=int, default=0, help="channels of the quarter-res context")
@@ -130,12 +134,19 @@ def main() -> None:
                     help="mse: a PSNR-aligned finish after an L1 run (--init-from its final.pt)")
     ap.add_argument("--init-from", type=Path, help="start from a trained (shallower) model")
     a = ap.parse_args()
+    pixel = a.arch == "pixel"
+    a.lr = a.lr or (1e-3 if pixel else 2e-3)
+    a.channels = a.channels or (16 if pixel else 32)
+    a.body = a.body if a.body is not None else (5 if pixel else 3)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     rng = random.Random(a.seed)
     a.out.mkdir(parents=True, exist_ok=True)
-    model = NtireSR(a.channels, a.body, refine=a.refine, extra=a.extra,
-                    context=a.context, readout=a.readout, feedback=a.feedback)
+    if pixel:
+        model = PixelNet(a.channels, a.body, chroma=a.chroma)
+    else:
+        model = NtireSR(a.channels, a.body, refine=a.refine, extra=a.extra,
+                        context=a.context, readout=a.readout, feedback=a.feedback)
     if a.init_from:
         grow_from(model, a.init_from)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
