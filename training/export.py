@@ -13,6 +13,7 @@ import struct
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from model import IN_CH, NtireSR, load
 
@@ -20,7 +21,7 @@ INPUTS = ["frame", "prev_frame", "state"]
 OUTPUTS = ["residual", "state_out"]
 
 
-def export(model: NtireSR, out: Path) -> None:
+def export(model: nn.Module, out: Path) -> None:
     model.eval()
     h, w = 10, 14
     args = (torch.rand(1, IN_CH, h, w), torch.rand(1, IN_CH, h, w), torch.zeros(1, model.state_ch, h, w))
@@ -29,7 +30,7 @@ def export(model: NtireSR, out: Path) -> None:
                       dynamic_axes=dyn, opset_version=17, dynamo=False)
 
 
-def write_sample(model: NtireSR, out: Path, h: int = 6, w: int = 10, seed: int = 7) -> None:
+def write_sample(model: nn.Module, out: Path, h: int = 6, w: int = 10, seed: int = 7) -> None:
     """Two recurrent steps on random frames: [u32 h, w, state_ch] then every tensor as f32 LE."""
     g = torch.Generator().manual_seed(seed)
     f0, f1 = (torch.rand(1, IN_CH, h, w, generator=g) for _ in range(2))

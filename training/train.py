@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from clips import SOFT, TRAIN_QPS
 from model import NtireSR, PixelNet, gflop, pack, reconstruct
@@ -185,7 +186,7 @@ def main() -> None:
     print("done", step, flush=True)
 
 
-def grow_from(model: NtireSR, path: Path) -> None:
+def grow_from(model: nn.Module, path: Path) -> None:
     """Loads a trained model with the same width and at most as many body convs into `model`.
 
     Body convs the source lacks start as identity kernels, so training resumes from (nearly) the
