@@ -1,14 +1,14 @@
 """Scale the chroma residual of a trained model so that no training QP loses chroma PSNR.
 
-    python training/calibrate_chroma.py training/runs/v1/final.pt training/runs/v1/calibrated.pt
+    python training/calibrate_chroma.py training/runs/v5/final.pt training/runs/v5/calibrated.pt
 
 Trained with L1, the network over-corrects chroma at low QP: at QP 17 its U/V PSNR is 0.5 dB
 below plain bicubic on training clips (and at QP 22 on val clips A03 and A16), while at QP 32-37
 it gains more than 1 dB. Scaling the chroma residual by one factor `a` (the model's linear chroma
-read-out, `scale_chroma`) keeps luma and the recurrent state bit-identical. `a` is chosen on training clips only (every third
-clip with natural chroma, first 4 frames, every training QP): the one whose worst QP gains most
-over bicubic chroma (maximin), from a grid of 0.05 steps; of factors within 0.01 dB of that
-best, the smallest.
+read-out, `scale_chroma`) keeps luma and the recurrent state bit-identical. `a` is chosen on
+training clips only (every third clip with natural chroma, first 4 frames, every training QP):
+the one whose worst QP gains most over bicubic chroma (maximin), from a grid of 0.05 steps; of
+factors within 0.01 dB of that best, the smallest.
 """
 
 import argparse
@@ -17,10 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-from clips import SOFT, TRAIN_QPS
 from torch import nn
 
+from clips import SOFT, TRAIN_QPS
 from model import load, pack, upscale
 from train import CACHE
 

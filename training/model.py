@@ -147,7 +147,7 @@ class PixelNet(nn.Module):
             nn.init.zeros_(m.bias)
 
     def forward(self, frame, prev_frame, state):
-        n, _, h, w = frame.shape
+        h, w = frame.shape[2:]
         u, v = frame[:, 4:5], frame[:, 5:6]
         # One depth-to-space 2: y, previous y, U and V (nearest x2), S/4 state channels.
         x = F.pixel_shuffle(torch.cat([frame[:, :4], prev_frame[:, :4], u, u, u, u, v, v, v, v,
@@ -187,18 +187,16 @@ def load(path) -> nn.Module:
     s = s.get("model", s)
     count = lambda prefix: len({k.split(".")[1] for k in s if k.startswith(prefix + ".")})
     if "chroma_out.weight" in s:
-        channels = s["head.weight"].shape[0]
-        model = PixelNet(channels, count("body"), state=s["chroma_out.weight"].shape[0] - 32,
-                         chroma=s["chroma_in.weight"].shape[0])
-        model.load_state_dict(s)
-        return model.eval()
-    model = NtireSR(s["head.weight"].shape[0], count("body"),
-                    state=s["tail.weight"].shape[0] - OUT_CH,
-                    refine=s["refine.weight"].shape[1] if "refine.weight" in s else 0,
-                    extra=count("extra"),
-                    context=s["mid.weight"].shape[0] if "mid.weight" in s else 0,
-                    readout=s["hidden.weight"].shape[0] if "hidden.weight" in s else 0,
-                    feedback="gate.weight" in s)
+        model = PixelNet(s["head.weight"].shape[0], count("body"),
+                         state=s["chroma_out.weight"].shape[0] - 32, chroma=s["chroma_in.weight"].shape[0])
+    else:
+        model = NtireSR(s["head.weight"].shape[0], count("body"),
+                        state=s["tail.weight"].shape[0] - OUT_CH,
+                        refine=s["refine.weight"].shape[1] if "refine.weight" in s else 0,
+                        extra=count("extra"),
+                        context=s["mid.weight"].shape[0] if "mid.weight" in s else 0,
+                        readout=s["hidden.weight"].shape[0] if "hidden.weight" in s else 0,
+                        feedback="gate.weight" in s)
     model.load_state_dict(s)
     return model.eval()
 

@@ -1,6 +1,8 @@
 """Train the ntiresr network on the cached degraded clips (see prepare_data.py).
 
-    python training/train.py --minutes 70 --out training/runs/v5   (PixelNet, as shipped)
+    python training/train.py --frames 360 --seed 2028 --minutes 70 --out training/runs/v5
+
+(PixelNet, as shipped; `--arch cell` trains the v1-v4 network.)
 
 Resumable: re-running with the same --out continues from its last checkpoint. Sequences of
 consecutive frames are unrolled through the recurrence from an empty state, as the element starts.
