@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from reparam import RepConv, fuse
+
 IN_CH = 6  # 4 luma sub-pixels (space-to-depth 2, c = 2*dy + dx) + U + V
 OUT_CH = 96  # 64 luma sub-pixels (x8 of the grid) + 16 U + 16 V (x4 of the grid)
 STATE_CH = 16
@@ -132,14 +134,19 @@ class PixelNet(nn.Module):
     over the packed frame, then a 1x1 over it and space-to-depth 2 of F -> U/V residual + state.
     """
 
-    def __init__(self, channels: int = 16, body: int = 5, state: int = STATE_CH, chroma: int = 16):
+    def __init__(self, channels: int = 16, body: int = 5, state: int = STATE_CH, chroma: int = 16,
+                 rep: int = 0):
         super().__init__()
         if state % 4:
             raise ValueError(f"state channels must be a multiple of 4, not {state}")
         self.state_ch = state
-        self.head = nn.Conv2d(4 + state // 4, channels, 3, padding=1)
-        self.body = nn.ModuleList(nn.Conv2d(channels, channels, 3, padding=1) for _ in range(body))
-        self.luma = nn.Conv2d(channels, 16, 3, padding=1)
+        # rep > 0: the luma convs are RepConvs (expanded to `rep` channels while training, fused
+        # into plain 3x3 convs for export); body convs then also carry an identity branch.
+        conv = (lambda i, o, ident=False: RepConv(i, o, rep, ident)) if rep else \
+            (lambda i, o, ident=False: nn.Conv2d(i, o, 3, padding=1))
+        self.head = conv(4 + state // 4, channels)
+        self.body = nn.ModuleList(conv(channels, channels, True) for _ in range(body))
+        self.luma = conv(channels, 16)
         self.chroma_in = nn.Conv2d(IN_CH, chroma, 3, padding=1)
         self.chroma_out = nn.Conv2d(chroma + 4 * channels, 32 + state, 1)
         for m in (self.luma, self.chroma_out):  # start at bicubic and a zero state
@@ -187,8 +194,10 @@ def load(path) -> nn.Module:
     s = s.get("model", s)
     count = lambda prefix: len({k.split(".")[1] for k in s if k.startswith(prefix + ".")})
     if "chroma_out.weight" in s:
+        rep = s["head.expand"].shape[0] if "head.expand" in s else 0
         model = PixelNet(s["head.weight"].shape[0], count("body"),
-                         state=s["chroma_out.weight"].shape[0] - 32, chroma=s["chroma_in.weight"].shape[0])
+                         state=s["chroma_out.weight"].shape[0] - 32,
+                         chroma=s["chroma_in.weight"].shape[0], rep=rep)
     else:
         model = NtireSR(s["head.weight"].shape[0], count("body"),
                         state=s["tail.weight"].shape[0] - OUT_CH,
@@ -198,7 +207,7 @@ def load(path) -> nn.Module:
                         readout=s["hidden.weight"].shape[0] if "hidden.weight" in s else 0,
                         feedback="gate.weight" in s)
     model.load_state_dict(s)
-    return model.eval()
+    return fuse(model).eval()  # RepConvs (if any) become the plain convs that are exported
 
 
 def pack(y, u, v):
@@ -225,4 +234,4 @@ def gflop(model: nn.Module, h: int = 270, w: int = 480) -> float:
     """Multiply-adds x2 per frame of h x w low-res luma."""
     cells = (h // 2) * (w // 2)
     return sum(2 * m.in_channels * m.out_channels * m.kernel_size[0] * m.kernel_size[1]
-               * cells * model.grid_scale(m) for m in model.modules() if isinstance(m, nn.Conv2d)) / 1e9
+               * cells * model.grid_scale(m) for m in model.modules() if isinstance(m, (nn.Conv2d, RepConv))) / 1e9

@@ -1,8 +1,9 @@
 """Train the ntiresr network on the cached degraded clips (see prepare_data.py).
 
-    python training/train.py --frames 360 --seed 2028 --minutes 70 --out training/runs/v5
+    python training/train.py --frames 360 --seed 2028 --minutes 85 --rep 64 --out training/runs/v6
 
-(PixelNet, as shipped; `--arch cell` trains the v1-v4 network.)
+(PixelNet with RepConv training, as shipped; `--rep 0` trains v5's plain convs, `--arch cell`
+the v1-v4 network.)
 
 Resumable: re-running with the same --out continues from its last checkpoint. Sequences of
 consecutive frames are unrolled through the recurrence from an empty state, as the element starts.
@@ -120,6 +121,9 @@ def main() -> None:
     ap.add_argument("--channels", type=int, help="feature channels (default 16 pixel, 32 cell)")
     ap.add_argument("--body", type=int, help="body 3x3 convs (default 5 pixel, 3 cell)")
     ap.add_argument("--chroma", type=int, default=16, help="channels of PixelNet's chroma head")
+    ap.add_argument("--rep", type=int, default=64,
+                    help="PixelNet: train its luma convs over-parameterised (RepConv, expanded to "
+                    "this many channels), fused into plain convs on export; 0: plain convs (v5)")
     ap.add_argument("--refine", type=int, default=0, help="channels of the low-res luma refinement")
     ap.add_argument("--extra", type=int, default=0, help="zero-initialised residual body blocks")
     ap.add_argument("--context", type=int, default=0, help="channels of the quarter-res context")
@@ -146,7 +150,7 @@ def main() -> None:
     rng = random.Random(a.seed)
     a.out.mkdir(parents=True, exist_ok=True)
     if pixel:
-        model = PixelNet(a.channels, a.body, chroma=a.chroma)
+        model = PixelNet(a.channels, a.body, chroma=a.chroma, rep=a.rep)
     else:
         model = NtireSR(a.channels, a.body, refine=a.refine, extra=a.extra,
                         context=a.context, readout=a.readout, feedback=a.feedback)
