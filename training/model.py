@@ -233,5 +233,6 @@ def reconstruct(residual, y, u, v):
 def gflop(model: nn.Module, h: int = 270, w: int = 480) -> float:
     """Multiply-adds x2 per frame of h x w low-res luma."""
     cells = (h // 2) * (w // 2)
+    convs = (m for m in model.modules() if isinstance(m, (nn.Conv2d, RepConv)))
     return sum(2 * m.in_channels * m.out_channels * m.kernel_size[0] * m.kernel_size[1]
-               * cells * model.grid_scale(m) for m in model.modules() if isinstance(m, (nn.Conv2d, RepConv))) / 1e9
+               * cells * model.grid_scale(m) for m in convs) / 1e9

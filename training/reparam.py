@@ -13,7 +13,7 @@ from torch import nn
 
 
 class RepConv(nn.Module):
-    def __init__(self, cin: int, cout: int, expand: int, identity: bool = False, zero: bool = False):
+    def __init__(self, cin: int, cout: int, expand: int, identity: bool = False):
         super().__init__()
         self.in_channels, self.out_channels, self.kernel_size = cin, cout, (3, 3)
         plain = nn.Conv2d(cin, cout, 3, padding=1)  # PyTorch's default init for the plain branch
@@ -23,9 +23,6 @@ class RepConv(nn.Module):
         self.project = nn.Parameter(torch.zeros(cout, expand))  # the expanded branch starts at 0
         self.point = nn.Parameter(torch.zeros(cout, cin))
         self.identity = identity and cin == cout
-        if zero:  # a read-out that starts at zero (bicubic)
-            nn.init.zeros_(self.weight)
-            nn.init.zeros_(self.bias)
 
     def kernel(self) -> torch.Tensor:
         k = self.weight + torch.einsum("oe,eikl->oikl", self.project, self.expand)
