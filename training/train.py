@@ -21,6 +21,7 @@ from torch import nn
 
 from clips import SOFT, TRAIN_QPS
 from model import NtireSR, PixelNet, gflop, pack, reconstruct
+from reparam import RepConv
 
 CACHE = Path(__file__).resolve().parent / "cache"
 
@@ -213,6 +214,10 @@ def grow_from(model: nn.Module, path: Path) -> None:
         for conv in model.body[len({k.split(".")[1] for k in s if k.startswith("body.")}):]:
             conv.weight.zero_()
             conv.bias.zero_()
+            if isinstance(conv, RepConv):  # its identity branch is the identity kernel
+                conv.project.zero_()
+                conv.point.zero_()
+                continue
             for c in range(conv.out_channels):
                 conv.weight[c, c, 1, 1] = 1.0
     print(f"grown from {path}", flush=True)
