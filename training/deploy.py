@@ -32,19 +32,11 @@ class DeployedPixelNet(nn.Module):
 
     def forward(self, frame, prev_frame, state):
         h, w = frame.shape[2:]
-        u, v = frame[:, 4:5], frame[:, 5:6]
-        x = F.pixel_shuffle(torch.cat([frame[:, :4], prev_frame[:, :4], u, u, u, u, v, v, v, v,
-                                       state], 1), 2)
-        x = F.leaky_relu(self.head(x - 0.5), 0.1)
-        f = x
-        for conv in self.body:
-            f = F.leaky_relu(conv(f), 0.1)
-        f = f + x
+        f = PixelNet.features(self, frame, prev_frame, state)  # the same modules, by name
         luma = to_cells(self.luma(f), h, w)
         c = F.leaky_relu(self.chroma_in(frame - 0.5), 0.1)
-        out = self.chroma_point(c) + self.chroma_luma(f)
+        out = self.chroma_point(c) + self.chroma_luma(f)  # PixelNet: chroma_out(c, S2D(f))
         return torch.cat([luma, out[:, :32]], 1), torch.clamp(out[:, 32:], -1.0, 1.0)
-
 
 def deployable(model: nn.Module) -> nn.Module:
     """The graph to export for a fused `model`: DeployedPixelNet for a PixelNet, else itself."""

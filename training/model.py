@@ -155,6 +155,14 @@ class PixelNet(nn.Module):
 
     def forward(self, frame, prev_frame, state):
         h, w = frame.shape[2:]
+        f = self.features(frame, prev_frame, state)
+        luma = to_cells(self.luma(f), h, w)
+        c = F.leaky_relu(self.chroma_in(frame - 0.5), 0.1)
+        out = self.chroma_out(torch.cat([c, F.pixel_unshuffle(f, 2)], 1))
+        return torch.cat([luma, out[:, :32]], 1), torch.clamp(out[:, 32:], -1.0, 1.0)
+
+    def features(self, frame, prev_frame, state):
+        """The luma features F at low-res luma resolution (before the read-outs)."""
         u, v = frame[:, 4:5], frame[:, 5:6]
         # One depth-to-space 2: y, previous y, U and V (nearest x2), S/4 state channels.
         x = F.pixel_shuffle(torch.cat([frame[:, :4], prev_frame[:, :4], u, u, u, u, v, v, v, v,
@@ -163,11 +171,7 @@ class PixelNet(nn.Module):
         f = x
         for conv in self.body:
             f = F.leaky_relu(conv(f), 0.1)
-        f = f + x
-        luma = to_cells(self.luma(f), h, w)
-        c = F.leaky_relu(self.chroma_in(frame - 0.5), 0.1)
-        out = self.chroma_out(torch.cat([c, F.pixel_unshuffle(f, 2)], 1))
-        return torch.cat([luma, out[:, :32]], 1), torch.clamp(out[:, 32:], -1.0, 1.0)
+        return f + x
 
     def scale_chroma(self, a: float) -> None:
         """Multiplies the chroma residual by `a` (luma and state unchanged)."""
