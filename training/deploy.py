@@ -38,6 +38,7 @@ class DeployedPixelNet(nn.Module):
         out = self.chroma_point(c) + self.chroma_luma(f)  # PixelNet: chroma_out(c, S2D(f))
         return torch.cat([luma, out[:, :32]], 1), torch.clamp(out[:, 32:], -1.0, 1.0)
 
+
 def deployable(model: nn.Module) -> nn.Module:
     """The graph to export for a fused `model`: DeployedPixelNet for a PixelNet, else itself."""
     return DeployedPixelNet(model).eval() if isinstance(model, PixelNet) else model

@@ -1,4 +1,5 @@
-"""Checks that a RepConv-trained PixelNet fuses into the plain network it exports as.
+"""Checks that a RepConv-trained PixelNet fuses into the plain network it exports as, and that
+the deployed rearrangement (deploy.py) computes the same function.
 
     python training/test_reparam.py   (or pytest training/test_reparam.py)
 """
@@ -9,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deploy import DeployedPixelNet
 from model import PixelNet
 from reparam import RepConv, fuse
 
@@ -44,7 +46,20 @@ def test_pixelnet_fuses_to_plain():
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
+def test_deployed_pixelnet_is_the_same_function():
+    torch.manual_seed(3)
+    net = PixelNet(8, 2, chroma=12)
+    randomise(net)  # a trained read-out is non-zero
+    deployed = DeployedPixelNet(net)
+    assert not any(k.startswith("chroma_out") for k in deployed.state_dict())
+    for h, w in ((5, 7), (6, 10)):  # odd and even chroma grids
+        args = (torch.rand(1, 6, h, w), torch.rand(1, 6, h, w), torch.rand(1, 16, h, w) * 2 - 1)
+        for a, b in zip(net(*args), deployed(*args)):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
 if __name__ == "__main__":
     test_repconv_is_one_conv()
     test_pixelnet_fuses_to_plain()
+    test_deployed_pixelnet_is_the_same_function()
     print("ok")
