@@ -9,10 +9,9 @@ the cell), which tract runs directly. Everything else is the trained network's o
 """
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from model import PixelNet, to_cells
+from model import PixelNet
 
 
 class DeployedPixelNet(nn.Module):
@@ -30,13 +29,13 @@ class DeployedPixelNet(nn.Module):
             self.chroma_point.bias.copy_(b)
             self.chroma_luma.weight.copy_(w[:, chroma:].reshape(n_out, luma_ch, 2, 2))
 
-    def forward(self, frame, prev_frame, state):
-        h, w = frame.shape[2:]
-        f = PixelNet.features(self, frame, prev_frame, state)  # the same modules, by name
-        luma = to_cells(self.luma(f), h, w)
-        c = F.leaky_relu(self.chroma_in(frame - 0.5), 0.1)
-        out = self.chroma_point(c) + self.chroma_luma(f)  # PixelNet: chroma_out(c, S2D(f))
-        return torch.cat([luma, out[:, :32]], 1), torch.clamp(out[:, 32:], -1.0, 1.0)
+    # PixelNet's own forward and feature stack over the same modules (same names, so the ONNX
+    # graph is PixelNet's but for the read-out below).
+    forward = PixelNet.forward
+    features = PixelNet.features
+
+    def chroma_read_out(self, c, f):
+        return self.chroma_point(c) + self.chroma_luma(f)
 
 
 def deployable(model: nn.Module) -> nn.Module:

@@ -64,7 +64,7 @@ def main() -> None:
         model = load(a.checkpoint)  # architecture read from the checkpoint
     # The graph is the deployable rearrangement; the parity sample comes from the trained
     # network itself, so the Rust parity test checks the rearrangement too.
-    export(deployable(model.eval()), a.out)
+    export(deployable(model), a.out)
     write_sample(model, a.out.with_suffix(".sample.bin"))
     print(a.out, hashlib.sha256(a.out.read_bytes()).hexdigest())
 

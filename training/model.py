@@ -157,9 +157,12 @@ class PixelNet(nn.Module):
         h, w = frame.shape[2:]
         f = self.features(frame, prev_frame, state)
         luma = to_cells(self.luma(f), h, w)
-        c = F.leaky_relu(self.chroma_in(frame - 0.5), 0.1)
-        out = self.chroma_out(torch.cat([c, F.pixel_unshuffle(f, 2)], 1))
+        out = self.chroma_read_out(F.leaky_relu(self.chroma_in(frame - 0.5), 0.1), f)
         return torch.cat([luma, out[:, :32]], 1), torch.clamp(out[:, 32:], -1.0, 1.0)
+
+    def chroma_read_out(self, c, f):
+        """U/V residual and state (before the clamp) from the chroma features c and F."""
+        return self.chroma_out(torch.cat([c, F.pixel_unshuffle(f, 2)], 1))
 
     def features(self, frame, prev_frame, state):
         """The luma features F at low-res luma resolution (before the read-outs)."""
