@@ -1,8 +1,10 @@
 """Degrade every training clip at every training QP once and cache the frames as .npy files.
 
-    python training/prepare_data.py [--frames 360] [--jobs 2]
+    python training/prepare_data.py [--frames 360] [--jobs 2] [--native-soft]
 
 Output: training/cache/<clip>/{hr_y,hr_u,hr_v}.npy and qp<N>_{y,u,v}.npy (uint8, I420 planes).
+With --native-soft also training/cache-native/<clip>/: the soft clips at their own resolution
+(train.py --native-soft).
 """
 
 import argparse
@@ -11,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from clips import TRAIN_QPS, clip_id, train_clips
+from clips import TRAIN_QPS, clip_id, native_soft_clips, train_clips
 from degrade import Clip, degrade, ground_truth, probe, split_i420
 
 CACHE = Path(__file__).resolve().parent / "cache"
+NATIVE = Path(__file__).resolve().parent / "cache-native"
 
 
 def cache_clip(clip: Clip, frames: int, out: Path, qps=TRAIN_QPS) -> str:
@@ -36,19 +39,23 @@ def cache_clip(clip: Clip, frames: int, out: Path, qps=TRAIN_QPS) -> str:
     return f"{out.name}: {clip.width}x{clip.height}"
 
 
-def prepare(args: tuple[Clip, int]) -> str:
-    clip, frames = args
-    return cache_clip(clip, frames, CACHE / clip_id(clip.path))
+def prepare(args: tuple[Clip, int, Path]) -> str:
+    clip, frames, root = args
+    return cache_clip(clip, frames, root / clip_id(clip.path))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--frames", type=int, default=360)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--native-soft", action="store_true",
+                    help="also cache the soft clips at their own resolution, in cache-native/")
     a = ap.parse_args()
-    clips = train_clips()
+    work = [(c, a.frames, CACHE) for c in train_clips()]
+    if a.native_soft:
+        work += [(c, a.frames, NATIVE) for c in native_soft_clips()]
     with Pool(a.jobs) as pool:
-        for msg in pool.imap_unordered(prepare, [(c, a.frames) for c in clips]):
+        for msg in pool.imap_unordered(prepare, work):
             print(msg, flush=True)
 
 

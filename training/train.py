@@ -24,6 +24,7 @@ from model import NtireSR, PixelNet, gflop, pack, reconstruct
 from reparam import RepConv
 
 CACHE = Path(__file__).resolve().parent / "cache"
+NATIVE = Path(__file__).resolve().parent / "cache-native"  # prepare_data.py --native-soft
 
 
 SOFT_DB = 42.0  # the manifest's full-res clips lose 35-43 dB in a x2 down/up round trip
@@ -38,15 +39,24 @@ def round_trip_db(y: np.ndarray) -> float:
 
 
 class Frames:
-    """All cached clips in memory: per clip the HR planes and the decoded LR planes per QP."""
+    """All cached clips, memory-mapped (runs side by side share the page cache): per clip the HR
+    planes and the decoded LR planes per QP."""
 
-    def __init__(self, cache: Path, soft_weight: float = 1.0, frames: int = 120):
+    def __init__(self, cache: Path, soft_weight: float = 1.0, frames: int = 120,
+                 native: Path | None = None):
         self.clips = []
-        for d in sorted(p for p in cache.iterdir() if (p / f"qp{TRAIN_QPS[-1]}_v.npy").exists()):
-            hr = [np.load(d / f"hr_{c}.npy") for c in "yuv"]
-            lr = {qp: [np.load(d / f"qp{qp}_{c}.npy") for c in "yuv"] for qp in TRAIN_QPS}
+        # Soft clips at their own resolution (native) are named <clip>-native: their chroma is
+        # the camera's, so it is learned from (see unroll).
+        dirs = [(d, d.name) for d in sorted(cache.iterdir())]
+        if native is not None:
+            dirs += [(d, d.name + "-native") for d in sorted(native.iterdir())]
+        for d, name in dirs:
+            if not (d / f"qp{TRAIN_QPS[-1]}_v.npy").exists():
+                continue
+            hr = [np.load(d / f"hr_{c}.npy", mmap_mode="r") for c in "yuv"]
+            lr = {qp: [np.load(d / f"qp{qp}_{c}.npy", mmap_mode="r") for c in "yuv"] for qp in TRAIN_QPS}
             n = min(frames, len(hr[0]), *(len(v[0]) for v in lr.values()))
-            self.clips.append((d.name, hr, lr, n))
+            self.clips.append((name, hr, lr, n))
         print("clips:", " ".join(c[0] for c in self.clips), flush=True)
         # Sampling weights: clips whose truth is soft (x2 round trip >= SOFT_DB) get soft_weight.
         self.weights = None
@@ -135,6 +145,9 @@ def main() -> None:
                     help="use the first N cached frames of each clip (prepare_data.py caches 360)")
     ap.add_argument("--soft-weight", type=float, default=1.0,
                     help=f"sampling weight of clips with soft truth (x2 round trip >= {SOFT_DB:g} dB)")
+    ap.add_argument("--native-soft", action="store_true",
+                    help="also train on the soft clips at their own resolution (prepare_data.py "
+                    "--native-soft), besides their halved versions")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=2025)
     ap.add_argument("--chroma-weight", type=float, default=0.5, help="weight of U and V L1 each")
@@ -169,7 +182,7 @@ def main() -> None:
         print(f"resumed at step {step} ({spent / 60:.1f} min)", flush=True)
     print(f"{gflop(model):.2f} GFLOP per 480x270 frame, "
           f"{sum(p.numel() for p in model.parameters())} parameters", flush=True)
-    data = Frames(CACHE, a.soft_weight, a.frames)
+    data = Frames(CACHE, a.soft_weight, a.frames, NATIVE if a.native_soft else None)
     budget = a.minutes * 60
     t0, last_save, running = time.time() - spent, time.time(), None
     while time.time() - t0 < budget:
