@@ -125,6 +125,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seq", type=int, default=3)
     ap.add_argument("--crop", type=int, default=48, help="low-res luma crop (even)")
+    ap.add_argument("--single", type=int, default=0,
+                    help="also this many independent single frames per step (first frame of a "
+                    "stream: the current frame as the previous one, zero state)")
     ap.add_argument("--arch", choices=["pixel", "cell"], default="pixel",
                     help="pixel: PixelNet (v5, luma features at low-res luma resolution); cell: "
                     "NtireSR (v1-v4, features on the chroma grid)")
@@ -190,6 +193,9 @@ def main() -> None:
         for g in opt.param_groups:  # cosine decay to 5% of the start rate
             g["lr"] = a.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * frac)))
         loss = unroll(model, a.chroma_weight, *data.batch(a.batch, a.seq, a.crop, rng), a.loss)
+        if a.single:  # weighted by frames: consecutive crops of a talking head are near copies
+            one = unroll(model, a.chroma_weight, *data.batch(a.single, 1, a.crop, rng), a.loss)
+            loss = (a.batch * a.seq * loss + a.single * one) / (a.batch * a.seq + a.single)
         opt.zero_grad()
         loss.backward()
         opt.step()
