@@ -21,10 +21,8 @@ from torch import nn
 
 from clips import SOFT, TRAIN_QPS
 from model import NtireSR, PixelNet, gflop, pack, reconstruct
+from prepare_data import CACHE, NATIVE
 from reparam import RepConv
-
-CACHE = Path(__file__).resolve().parent / "cache"
-NATIVE = Path(__file__).resolve().parent / "cache-native"  # prepare_data.py --native-soft
 
 
 SOFT_DB = 42.0  # the manifest's full-res clips lose 35-43 dB in a x2 down/up round trip
@@ -49,6 +47,8 @@ class Frames:
         # the camera's, so it is learned from (see unroll).
         dirs = [(d, d.name) for d in sorted(cache.iterdir())]
         if native is not None:
+            if not native.is_dir():
+                raise SystemExit(f"{native}: no native soft clips; run prepare_data.py --native-soft")
             dirs += [(d, d.name + "-native") for d in sorted(native.iterdir())]
         for d, name in dirs:
             if not (d / f"qp{TRAIN_QPS[-1]}_v.npy").exists():
