@@ -8,6 +8,7 @@ extern crate tract_cuda;
 
 use gst::glib;
 
+pub mod bands;
 pub mod clip_score;
 pub mod continuity;
 pub mod network;

@@ -45,6 +45,8 @@ pub struct Network {
     input_order: [usize; 3],
     output_order: [usize; 2],
     state_channels: usize,
+    /// How many grid rows one step carries an input's influence, if it is local (see [`reach`]).
+    reach: Option<usize>,
 }
 
 impl fmt::Debug for Network {
@@ -112,8 +114,10 @@ impl Network {
             input_order,
             output_order,
             state_channels,
+            reach: None,
         };
         net.check_shapes()?;
+        net.reach = reach(&net);
         Ok(net)
     }
 
@@ -125,6 +129,12 @@ impl Network {
     /// Channels of the recurrent state tensor.
     pub fn state_channels(&self) -> usize {
         self.state_channels
+    }
+
+    /// How many grid rows away one step carries any input's influence to its outputs, measured
+    /// when the model was loaded; `None` if the model is not local enough to run in bands.
+    pub fn reach(&self) -> Option<usize> {
+        self.reach
     }
 
     /// Runs the model once on a tiny grid and checks every output shape and value.
@@ -221,6 +231,64 @@ pub(crate) fn fill_reused<R>(tensor: &mut Arc<Tensor>, fill: impl FnOnce(&mut [f
     fill(view.as_slice_mut::<f32>().expect("f32 tensor"))
 }
 
+/// Rows either side of a perturbed row within which [`reach`] looks for its influence.
+const REACH_SPAN: usize = 16;
+
+/// Measures how far one step of `net` carries an input's influence along the grid's rows: runs
+/// it on a `8 x (2 * REACH_SPAN + 1)` grid of pseudo-random values, then again with the middle row
+/// of the frame (and so of the previous frame), and then of the state, changed. The farthest
+/// output row that moved is the reach; `None` when it reaches the span's edge (a model with
+/// global or far-reaching ops) or the model cannot run on that grid.
+fn reach(net: &Network) -> Option<usize> {
+    let (w, h) = (8, 2 * REACH_SPAN + 1);
+    let mut session = net.session((w, h), Backend::Cpu, 1).ok()?;
+    let mut seed = 0x2545_f491_u32;
+    let mut noise = |n: usize| -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (seed >> 8) as f32 / (1 << 24) as f32
+            })
+            .collect()
+    };
+    let frame = noise(IN_CHANNELS * w * h);
+    let state: Vec<f32> = noise(net.state_channels * w * h)
+        .iter()
+        .map(|v| 2.0 * v - 1.0)
+        .collect();
+    let bump = |data: &[f32], channels: usize| -> Vec<f32> {
+        let mut data = data.to_vec();
+        for c in 0..channels {
+            for v in &mut data[(c * h + REACH_SPAN) * w..(c * h + REACH_SPAN + 1) * w] {
+                *v = 0.5 - 0.9 * (*v - 0.5);
+            }
+        }
+        data
+    };
+    let mut run = |frame: &[f32], state: &[f32]| -> Option<[Vec<f32>; 2]> {
+        session.reset();
+        session.pack_with(|f| f.copy_from_slice(frame));
+        session.state_mut_with(|s| s.copy_from_slice(state));
+        session.step().ok()?;
+        Some([
+            session.residual()?.to_vec(),
+            session.recurrent_state().to_vec(),
+        ])
+    };
+    let base = run(&frame, &state)?;
+    let moved_frame = run(&bump(&frame, IN_CHANNELS), &state)?;
+    let moved_state = run(&frame, &bump(&state, net.state_channels))?;
+    let mut farthest = 0;
+    for moved in [moved_frame, moved_state] {
+        for (a, b) in base.iter().zip(&moved) {
+            for (i, _) in a.iter().zip(b).enumerate().filter(|(_, (x, y))| x != y) {
+                farthest = farthest.max((i / w % h).abs_diff(REACH_SPAN));
+            }
+        }
+    }
+    (farthest < REACH_SPAN).then_some(farthest)
+}
+
 /// The thread count the `n-threads` property means: 0 is every core.
 pub fn resolve_threads(threads: usize) -> usize {
     match threads {
@@ -257,6 +325,13 @@ impl Session {
         self.prev = None;
         let shape = self.recurrent.shape().to_vec();
         self.recurrent = Arc::new(Tensor::zero::<f32>(&shape).expect("f32 zeros"));
+    }
+
+    /// Lets `edit` change the recurrent state (`state_channels x h x w`) the next step reads.
+    pub fn state_mut_with<R>(&mut self, edit: impl FnOnce(&mut [f32]) -> R) -> R {
+        let tensor = Arc::make_mut(&mut self.recurrent);
+        let mut view = tensor.try_as_plain_ram_mut().expect("plain tensor");
+        edit(view.as_slice_mut::<f32>().expect("f32 tensor"))
     }
 
     /// Lets `fill` write the current frame (`IN_CHANNELS x h x w`) into the input buffer, which

@@ -73,7 +73,9 @@ impl ObjectImpl for NtireSr {
                     .build(),
                 glib::ParamSpecUInt::builder("n-threads")
                     .nick("Threads")
-                    .blurb("Threads the network runs on (0: all cores)")
+                    .blurb(
+                        "Threads the network runs on (0: all cores); on the CPU each runs its own band of rows",
+                    )
                     .maximum(256)
                     .default_value(0)
                     .mutable_ready()
@@ -290,8 +292,13 @@ impl VideoFilterImpl for NtireSr {
             .then(|| gst::ClockTime::SECOND.mul_div_floor(fps.denom() as u64, fps.numer() as u64))
             .flatten();
         state.continuity = Continuity::new(state.frame_duration.map(|d| d.nseconds()));
+        let bands = upscaler.band_count();
         state.upscaler = Some(upscaler);
-        gst::info!(CAT, imp = self, "planned {w}x{h}: {incaps} -> {outcaps}");
+        gst::info!(
+            CAT,
+            imp = self,
+            "planned {w}x{h} in {bands} band(s) of rows: {incaps} -> {outcaps}"
+        );
         debug_assert_eq!(
             (out_info.width() as usize, out_info.height() as usize),
             (w * 4, h * 4)
