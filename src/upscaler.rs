@@ -17,6 +17,8 @@ pub struct Upscaler {
     packed: Vec<f32>,
     residual: Vec<f32>,
     scratch: Vec<f32>,
+    /// Threads that run every band but the first (kept, so their tract scratch space stays warm).
+    helpers: Option<rayon::ThreadPool>,
     /// Threads for the composition: the same count as the network's.
     threads: usize,
 }
@@ -66,7 +68,18 @@ impl Upscaler {
                 vec![0.0; OUT_CHANNELS * cells],
             ),
         };
+        let helpers = match bands.len() {
+            1 => None,
+            n => Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n - 1)
+                    .thread_name(|i| format!("ntiresr-band-{}", i + 1))
+                    .build()
+                    .map_err(|e| ModelError(format!("cannot start the band threads: {e}")))?,
+            ),
+        };
         Ok(Upscaler {
+            helpers,
             bands,
             grid,
             packed,
@@ -110,12 +123,15 @@ impl Upscaler {
             });
             session.step()
         };
-        let results = std::thread::scope(|scope| {
-            let (first, rest) = self.bands.split_first_mut().expect("bands");
-            let others: Vec<_> = rest.iter_mut().map(|b| scope.spawn(|| run(b))).collect();
-            let mut results = vec![run(first)];
-            results.extend(others.into_iter().map(|h| h.join().expect("band thread")));
-            results
+        let mut results: Vec<Result<(), ModelError>> = vec![Ok(()); self.bands.len()];
+        let helpers = self.helpers.as_ref().expect("band threads");
+        helpers.in_place_scope(|scope| {
+            let mut jobs = self.bands.iter_mut().zip(results.iter_mut());
+            let (first, first_result) = jobs.next().expect("bands");
+            for (band, result) in jobs {
+                scope.spawn(|_| *result = run(band));
+            }
+            *first_result = run(first);
         });
         results.into_iter().collect::<Result<(), _>>()?;
         for (band, session) in &self.bands {
