@@ -78,3 +78,15 @@ fn reach_of_the_test_model_is_measured() {
     let network = Network::from_file(&data("tiny.onnx")).unwrap();
     assert_eq!(network.reach(), Some(2));
 }
+
+#[test]
+fn a_model_that_is_not_local_runs_on_the_whole_frame() {
+    // tiny.onnx plus the mean of the whole frame added to its residual
+    // (training/make_global_model.py): every output row depends on every input row.
+    let network = Network::from_file(&data("global_mean.onnx")).unwrap();
+    assert_eq!(network.reach(), None);
+    let mut upscaler = Upscaler::new(&network, 96, 70, Backend::Cpu, 2).unwrap();
+    assert_eq!(upscaler.band_count(), 1);
+    let input = frame(96, 70, 0);
+    upscaler.step(planes(&input, 96, 70)).unwrap();
+}
