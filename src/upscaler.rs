@@ -133,7 +133,11 @@ impl Upscaler {
             }
             *first_result = run(first);
         });
-        results.into_iter().collect::<Result<(), _>>()?;
+        if let Err(e) = results.into_iter().collect::<Result<(), _>>() {
+            // Bands that did step are a frame ahead of those that did not: start again.
+            self.reset();
+            return Err(e);
+        }
         for (band, session) in &self.bands {
             let residual = session.residual().expect("a successful step");
             let own = band.own.clone();
