@@ -12,15 +12,20 @@ use crate::planes::{self, IN_CHANNELS, OUT_CHANNELS, Plane, PlaneMut};
 pub struct Upscaler {
     /// One session per band of rows; a single band covers the whole frame.
     bands: Vec<(Band, Session)>,
+    /// What running several bands needs; `None` with a single band.
+    joined: Option<Joined>,
     grid: (usize, usize),
-    /// The whole packed frame and the whole residual, used when there are several bands.
-    packed: Vec<f32>,
-    residual: Vec<f32>,
     scratch: Vec<f32>,
-    /// Threads that run every band but the first (kept, so their tract scratch space stays warm).
-    helpers: Option<rayon::ThreadPool>,
     /// Threads for the composition: the same count as the network's.
     threads: usize,
+}
+
+/// The whole packed frame the bands read from, the whole residual they write to, and the
+/// threads that run every band but the first (kept, so their tract scratch space stays warm).
+struct Joined {
+    packed: Vec<f32>,
+    residual: Vec<f32>,
+    helpers: rayon::ThreadPool,
 }
 
 impl Upscaler {
@@ -61,29 +66,22 @@ impl Upscaler {
             }
         };
         let cells = grid.0 * grid.1;
-        let (packed, residual) = match bands.len() {
-            1 => (Vec::new(), Vec::new()),
-            _ => (
-                vec![0.0; IN_CHANNELS * cells],
-                vec![0.0; OUT_CHANNELS * cells],
-            ),
-        };
-        let helpers = match bands.len() {
+        let joined = match bands.len() {
             1 => None,
-            n => Some(
-                rayon::ThreadPoolBuilder::new()
+            n => Some(Joined {
+                packed: vec![0.0; IN_CHANNELS * cells],
+                residual: vec![0.0; OUT_CHANNELS * cells],
+                helpers: rayon::ThreadPoolBuilder::new()
                     .num_threads(n - 1)
                     .thread_name(|i| format!("ntiresr-band-{}", i + 1))
                     .build()
                     .map_err(|e| ModelError(format!("cannot start the band threads: {e}")))?,
-            ),
+            }),
         };
         Ok(Upscaler {
-            helpers,
             bands,
+            joined,
             grid,
-            packed,
-            residual,
             scratch: Vec::new(),
             threads,
         })
@@ -109,14 +107,15 @@ impl Upscaler {
             planes::grid(y.width, y.height),
             "frame size differs from the planned size"
         );
-        if let [(_, session)] = &mut self.bands[..] {
+        let Some(joined) = &mut self.joined else {
+            let session = &mut self.bands[0].1;
             session.pack_with(|buf| planes::pack(y, u, v, buf));
             return session.step();
-        }
-        planes::pack(y, u, v, &mut self.packed);
+        };
+        planes::pack(y, u, v, &mut joined.packed);
         let (width, height) = self.grid;
         let whole = 0..height;
-        let packed = &self.packed;
+        let packed = &joined.packed;
         let run = |(band, session): &mut (Band, Session)| {
             session.pack_with(|buf| {
                 bands::copy_rows(packed, &whole, buf, &band.input, band.input.clone(), width)
@@ -124,8 +123,7 @@ impl Upscaler {
             session.step()
         };
         let mut results: Vec<Result<(), ModelError>> = vec![Ok(()); self.bands.len()];
-        let helpers = self.helpers.as_ref().expect("band threads");
-        helpers.in_place_scope(|scope| {
+        joined.helpers.in_place_scope(|scope| {
             let mut jobs = self.bands.iter_mut().zip(results.iter_mut());
             let (first, first_result) = jobs.next().expect("bands");
             for (band, result) in jobs {
@@ -144,7 +142,7 @@ impl Upscaler {
             bands::copy_rows(
                 residual,
                 &band.input,
-                &mut self.residual,
+                &mut joined.residual,
                 &whole,
                 own,
                 width,
@@ -160,51 +158,58 @@ impl Upscaler {
         let width = self.grid.0;
         for k in 0..self.bands.len() {
             for j in [k.wrapping_sub(1), k + 1] {
-                let Some((owner, source)) = self.bands.get(j) else {
-                    continue;
-                };
-                let (band, _) = &self.bands[k];
-                let rows = band.input.start.max(owner.own.start)..band.input.end.min(owner.own.end);
-                if rows.is_empty() {
+                if j >= self.bands.len() {
                     continue;
                 }
-                let state = source.recurrent_state();
-                let channels = state.len() / (owner.rows() * width);
-                let mut shared = vec![0.0; channels * rows.len() * width];
-                bands::copy_rows(state, &owner.input, &mut shared, &rows, rows.clone(), width);
-                let (band, session) = &mut self.bands[k];
-                session.state_mut_with(|dst| {
-                    bands::copy_rows(&shared, &rows, dst, &band.input, rows.clone(), width)
-                });
+                let ((band, session), (owner, source)) = band_and_neighbour(&mut self.bands, k, j);
+                let rows = band.input.start.max(owner.own.start)..band.input.end.min(owner.own.end);
+                if !rows.is_empty() {
+                    let state = source.recurrent_state();
+                    session.state_mut_with(|dst| {
+                        bands::copy_rows(state, &owner.input, dst, &band.input, rows, width)
+                    });
+                }
             }
         }
     }
 
     /// The whole residual of the last successful [`Self::step`] (`OUT_CHANNELS x h x w`).
     pub fn residual(&self) -> &[f32] {
-        match &self.bands[..] {
-            [(_, session)] => session.residual().expect("a successful step"),
-            _ => &self.residual,
-        }
+        whole_residual(&self.bands, &self.joined)
     }
 
     /// Writes output plane `index` (0: Y, 1: U, 2: V): the bicubic x4 of `src` plus the residual
     /// of the last [`Self::step`].
     pub fn compose(&mut self, index: usize, src: Plane, dst: &mut PlaneMut) {
         let (first_channel, block) = [(0, 8), (64, 4), (80, 4)][index];
-        let residual = match &self.bands[..] {
-            [(_, session)] => session.residual().expect("compose after a successful step"),
-            _ => &self.residual,
-        };
         planes::upscale_add(
             src,
             dst,
-            residual,
+            whole_residual(&self.bands, &self.joined),
             self.grid,
             first_channel,
             block,
             &mut self.scratch,
             self.threads,
         );
+    }
+}
+
+/// The whole residual of the last successful step: the single band's own, or the joined one.
+fn whole_residual<'a>(bands: &'a [(Band, Session)], joined: &'a Option<Joined>) -> &'a [f32] {
+    match joined {
+        Some(joined) => &joined.residual,
+        None => bands[0].1.residual().expect("a successful step"),
+    }
+}
+
+/// Band `k` to write and band `j` (`j != k`) to read, borrowed at once.
+fn band_and_neighbour<T>(bands: &mut [T], k: usize, j: usize) -> (&mut T, &T) {
+    if k < j {
+        let (low, high) = bands.split_at_mut(j);
+        (&mut low[k], &high[0])
+    } else {
+        let (low, high) = bands.split_at_mut(k);
+        (&mut high[0], &low[j])
     }
 }
