@@ -4,47 +4,38 @@
 mod common;
 
 use common::data;
+use gst_video::prelude::*;
 use gstntiresr::network::{Backend, Network};
 use gstntiresr::planes::Plane;
 use gstntiresr::upscaler::Upscaler;
 
-/// Frame `t` of a moving, textured I420 sequence: Y, U, V.
-fn frame(width: usize, height: usize, t: usize) -> [Vec<u8>; 3] {
-    let texture = |x: usize, y: usize, k: usize| {
-        let h = (x * 7919 + y * 104_729 + k * 31 + t * 13) as u32;
-        let h = h.wrapping_mul(2_654_435_761) >> 27;
-        ((x + 3 * t) * 255 / width + (y * 128 / height) + h as usize) as u8
-    };
-    let plane = |w: usize, h: usize, k: usize| {
-        (0..h)
-            .flat_map(|y| (0..w).map(move |x| texture(x, y, k)))
-            .collect::<Vec<u8>>()
-    };
-    let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
-    [plane(width, height, 0), plane(cw, ch, 1), plane(cw, ch, 2)]
-}
-
-fn planes(frame: &[Vec<u8>; 3], width: usize, height: usize) -> [Plane<'_>; 3] {
-    let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
-    [(0, width, height), (1, cw, ch), (2, cw, ch)].map(|(k, width, height)| Plane {
-        data: &frame[k][..],
-        stride: width,
-        width,
-        height,
-    })
+/// Steps `upscaler` on `buffer`, an I420 frame of `width x height` from [`common::frame`].
+fn step(upscaler: &mut Upscaler, buffer: &gst::Buffer, width: u32, height: u32) {
+    let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, width, height)
+        .build()
+        .unwrap();
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).unwrap();
+    let planes: [Plane; 3] = std::array::from_fn(|p| Plane {
+        data: frame.plane_data(p as u32).unwrap(),
+        stride: frame.plane_stride()[p] as usize,
+        width: frame.comp_width(p as u32) as usize,
+        height: frame.comp_height(p as u32) as usize,
+    });
+    upscaler.step(planes).unwrap();
 }
 
 /// Runs `network` on six frames of `width x height` in two bands and on the whole frame, and
 /// compares their residuals after every frame.
-fn check_bands_match_whole_frame(network: &Network, width: usize, height: usize) {
+fn check_bands_match_whole_frame(network: &Network, width: u32, height: u32) {
     assert!(network.reach().is_some(), "{} is local", network.name());
-    let mut whole = Upscaler::new(network, width, height, Backend::Cpu, 1).unwrap();
-    let mut banded = Upscaler::new(network, width, height, Backend::Cpu, 2).unwrap();
+    let (w, h) = (width as usize, height as usize);
+    let mut whole = Upscaler::new(network, w, h, Backend::Cpu, 1).unwrap();
+    let mut banded = Upscaler::new(network, w, h, Backend::Cpu, 2).unwrap();
     assert_eq!((whole.band_count(), banded.band_count()), (1, 2));
     for t in 0..6 {
-        let input = frame(width, height, t);
-        whole.step(planes(&input, width, height)).unwrap();
-        banded.step(planes(&input, width, height)).unwrap();
+        let input = common::frame(width, height, t);
+        step(&mut whole, &input, width, height);
+        step(&mut banded, &input, width, height);
         let worst = whole
             .residual()
             .iter()
@@ -87,6 +78,5 @@ fn a_model_that_is_not_local_runs_on_the_whole_frame() {
     assert_eq!(network.reach(), None);
     let mut upscaler = Upscaler::new(&network, 96, 70, Backend::Cpu, 2).unwrap();
     assert_eq!(upscaler.band_count(), 1);
-    let input = frame(96, 70, 0);
-    upscaler.step(planes(&input, 96, 70)).unwrap();
+    step(&mut upscaler, &common::frame(96, 70, 0), 96, 70);
 }
