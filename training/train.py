@@ -157,6 +157,9 @@ def main() -> None:
     ap.add_argument("--loss", choices=["l1", "mse"], default="l1",
                     help="mse: a PSNR-aligned finish after an L1 run (--init-from its final.pt)")
     ap.add_argument("--init-from", type=Path, help="start from a trained (shallower) model")
+    ap.add_argument("--ema", type=float, default=0.0,
+                    help="also keep an exponential moving average of the weights with this decay "
+                    "per step (e.g. 0.999), written as final-ema.pt; 0: off")
     a = ap.parse_args()
     pixel = a.arch == "pixel"
     a.lr = a.lr or (1e-3 if pixel else 2e-3)
@@ -174,12 +177,17 @@ def main() -> None:
     if a.init_from:
         grow_from(model, a.init_from)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+    ema = WeightAverage(model, a.ema) if a.ema else None
     ckpt = a.out / "last.pt"
     step, spent = 0, 0.0
     if ckpt.exists():
         s = torch.load(ckpt, weights_only=False)  # our own checkpoint: holds the RNG state
         model.load_state_dict(s["model"])
         opt.load_state_dict(s["opt"])
+        if ema is not None:
+            if "ema" not in s:
+                raise SystemExit(f"{ckpt}: no averaged weights to resume --ema from")
+            ema.shadow = s["ema"]
         step, spent = s["step"], s["seconds"]
         rng.setstate(s["rng"])
         print(f"resumed at step {step} ({spent / 60:.1f} min)", flush=True)
@@ -200,15 +208,19 @@ def main() -> None:
         loss.backward()
         opt.step()
         step += 1
+        if ema is not None:
+            ema.update(model, step)
         running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
         if step % 50 == 0:
             shown = running if a.loss == "l1" else running**0.5  # in 8-bit levels: L1 or RMSE
             print(f"step {step} {(time.time() - t0) / 60:.1f} min loss {shown * 255:.3f}", flush=True)
         if time.time() - last_save > 120:
-            save(ckpt, model, opt, step, time.time() - t0, rng)
+            save(ckpt, model, opt, step, time.time() - t0, rng, ema)
             last_save = time.time()
-    save(ckpt, model, opt, step, time.time() - t0, rng)
+    save(ckpt, model, opt, step, time.time() - t0, rng, ema)
     torch.save(model.state_dict(), a.out / "final.pt")
+    if ema is not None:
+        torch.save(ema.shadow, a.out / "final-ema.pt")
     print("done", step, flush=True)
 
 
@@ -242,10 +254,29 @@ def grow_from(model: nn.Module, path: Path) -> None:
     print(f"grown from {path}", flush=True)
 
 
-def save(path, model, opt, step, seconds, rng):
+class WeightAverage:
+    """An exponential moving average of a model's weights (its state dict), updated after every
+    optimiser step: the averaged network has less of the last steps' noise than the raw one."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.decay = decay
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, step: int) -> None:
+        # Short memory at first (the early weights are far from where training goes).
+        d = min(self.decay, (1 + step) / (10 + step))
+        for k, v in model.state_dict().items():
+            self.shadow[k].lerp_(v, 1 - d)
+
+
+def save(path, model, opt, step, seconds, rng, ema=None):
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                "seconds": seconds, "rng": rng.getstate()}, tmp)
+    s = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+         "seconds": seconds, "rng": rng.getstate()}
+    if ema is not None:
+        s["ema"] = ema.shadow
+    torch.save(s, tmp)
     tmp.replace(path)
 
 
