@@ -30,7 +30,7 @@ PEER_FILES = {
     "realesr-animevideov3": ("realesr-animevideov3-x4.onnx", "onnxruntime", None),
     "realesr-general-x4v3": ("realesr-general-x4v3.onnx", "onnxruntime", None),
 }
-ALL = ["ntiresr", "bicubic", "lanczos", *PEER_FILES]
+ALL = ["ntiresr", "ntiresr-mirror", "bicubic", "lanczos", *PEER_FILES]
 
 
 def _run(cmd: list[str], data: bytes | None = None, env: dict | None = None) -> bytes:
@@ -68,15 +68,17 @@ class Gst:
     """The ntiresr element in a real GStreamer pipeline (gst-launch-1.0), raw I420 out.
 
     `model`: an ONNX file for the element's model-location (default: its embedded model).
+    `mirror`: the element's mirror ensemble (`mirror-ensemble=true`), named "ntiresr-mirror".
     With standin=True the element is replaced by `videoscale method=catrom`, a bicubic (to test the
     plumbing before the plugin is built); its results are then named "ntiresr-standin".
     """
 
     kind = "gstreamer"
 
-    def __init__(self, standin: bool = False, plugin_path: Path = PLUGIN_PATH, model: Path | None = None):
-        self.standin, self.model = standin, model
-        self.name = "ntiresr-standin" if standin else "ntiresr"
+    def __init__(self, standin: bool = False, plugin_path: Path = PLUGIN_PATH, model: Path | None = None,
+                 mirror: bool = False):
+        self.standin, self.model, self.mirror = standin, model, mirror
+        self.name = "ntiresr-standin" if standin else "ntiresr-mirror" if mirror else "ntiresr"
         self.env = dict(os.environ)
         self.env["GST_PLUGIN_PATH"] = os.pathsep.join(
             p for p in (str(plugin_path), os.environ.get("GST_PLUGIN_PATH")) if p)
@@ -90,6 +92,8 @@ class Gst:
         el = "videoscale method=catrom" if self.standin else "ntiresr"
         if self.model and not self.standin:
             el += f" model-location={Path(self.model).resolve()}"
+        if self.mirror and not self.standin:
+            el += " mirror-ensemble=true"
         return f"{el} ! video/x-raw,format=I420,width={4 * w},height={4 * h}"
 
     def _launch(self, pipeline: str) -> None:
@@ -168,8 +172,8 @@ def make(names: list[str], standin: bool = False, peers: Path = PEERS,
     """Method objects for `names` (see ALL). Fails loudly if ntiresr's plugin is not found."""
     out = []
     for name in names:
-        if name == "ntiresr":
-            m = Gst(standin, plugin_path, model)
+        if name in ("ntiresr", "ntiresr-mirror"):
+            m = Gst(standin, plugin_path, model, mirror=name == "ntiresr-mirror")
             if not m.available():
                 raise SystemExit(
                     f"ntiresr: no GStreamer element 'ntiresr' in {plugin_path} (build the plugin with"

@@ -1,7 +1,10 @@
 //! Speed benchmark of the element alone: N frames of W x H I420 through `ntiresr` into fakesink.
 //!
 //!     cargo run --release --example speed -- [frames=60] [width=480] [height=270] [n-threads=0]
-//!                                            [model.onnx (default: the embedded model)]
+//!                                            [model.onnx, or - for the embedded model]
+//!                                            [property=value ...]
+//!
+//! e.g. `... speed -- 40 480 270 0 - mirror-ensemble=true`.
 //!
 //! Prints frames per second (wall clock, after a 5-frame warm-up that includes planning) and the
 //! element's own `stats` (mean and max ms per frame).
@@ -20,13 +23,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (frames, width, height, threads) = (arg(1, 60), arg(2, 480), arg(3, 270), arg(4, 0));
     let model = std::env::args()
         .nth(5)
+        .filter(|m| m != "-")
         .map(|m| format!(" model-location=\"{m}\""))
         .unwrap_or_default();
+    let properties: String = std::env::args().skip(6).map(|p| format!(" {p}")).collect();
     gst::init()?;
     gstntiresr::plugin_register_static()?;
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc num-buffers={} pattern=ball ! video/x-raw,format=I420,width={width},\
-         height={height},framerate=30/1 ! ntiresr name=sr n-threads={threads}{model} \
+         height={height},framerate=30/1 ! ntiresr name=sr n-threads={threads}{model}{properties} \
          ! fakesink name=sink sync=false signal-handoffs=true",
         frames + 5
     ))?

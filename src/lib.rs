@@ -11,6 +11,7 @@ use gst::glib;
 pub mod bands;
 pub mod clip_score;
 pub mod continuity;
+pub mod mirror;
 pub mod network;
 mod ntiresr;
 pub mod onnx;
@@ -19,6 +20,7 @@ pub mod planes;
 pub mod quality;
 pub mod scale;
 pub mod stats;
+pub mod stream;
 mod thqa;
 pub mod upscaler;
 

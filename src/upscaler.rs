@@ -1,87 +1,57 @@
-//! One I420 frame in, one x4 I420 frame out: packing, the network step and the composition.
-//!
-//! On the CPU with several threads, the frame is cut into bands of rows (see [`crate::bands`]),
-//! each run by its own single-threaded network session on its own core: tract's multithreaded
-//! executor shares one convolution between cores far less well than two independent ones.
+//! One I420 frame in, one x4 I420 frame out: the network's residual (of the frame, or averaged
+//! with that of its mirror image) and the composition.
 
-use crate::bands::{self, Band};
-use crate::network::{Backend, ModelError, Network, Session, resolve_threads};
-use crate::planes::{self, IN_CHANNELS, OUT_CHANNELS, Plane, PlaneMut};
+use crate::mirror;
+use crate::network::{Backend, ModelError, Network, resolve_threads};
+use crate::planes::{self, Plane, PlaneMut};
+use crate::stream::Stream;
 
 /// Runs a [`Network`] on frames of one size, keeping the stream's temporal state.
 pub struct Upscaler {
-    /// One session per band of rows; a single band covers the whole frame.
-    bands: Vec<(Band, Session)>,
-    /// What running several bands needs; `None` with a single band.
-    joined: Option<Joined>,
-    grid: (usize, usize),
+    direct: Stream,
+    /// The mirror ensemble, when asked for.
+    mirror: Option<Mirror>,
+    width: usize,
     scratch: Vec<f32>,
     /// Threads for the composition: the same count as the network's.
     threads: usize,
 }
 
-/// The whole packed frame the bands read from, the whole residual they write to, and the
-/// threads that run every band but the first (kept, so their tract scratch space stays warm).
-struct Joined {
-    packed: Vec<f32>,
-    residual: Vec<f32>,
-    helpers: rayon::ThreadPool,
+/// The second stream of the mirror ensemble: the mirrored frames, their own network stream and
+/// the averaged residual.
+struct Mirror {
+    stream: Stream,
+    planes: [Vec<u8>; 3],
+    averaged: Vec<f32>,
 }
 
 impl Upscaler {
-    /// Plans `network` for `width x height` input frames.
+    /// Plans `network` for `width x height` input frames; with `mirror_ensemble`, also for their
+    /// mirror images (twice the network time).
     pub fn new(
         network: &Network,
         width: usize,
         height: usize,
         backend: Backend,
         threads: usize,
+        mirror_ensemble: bool,
     ) -> Result<Self, ModelError> {
         let grid = planes::grid(width, height);
         let threads = resolve_threads(threads);
-        let split = match (backend, network.reach()) {
-            // One more row than measured, in case the measurement's last row moved too little.
-            (Backend::Cpu, Some(reach)) if threads > 1 => bands::split(grid.1, threads, reach + 1),
-            _ => Vec::new(),
-        };
-        let banded = (split.len() > 1)
-            .then(|| {
-                split
-                    .into_iter()
-                    .map(|band| {
-                        let session = network.session((grid.0, band.rows()), backend, 1)?;
-                        Ok::<_, ModelError>((band, session))
-                    })
-                    .collect::<Result<Vec<_>, _>>()
+        let direct = Stream::new(network, grid, backend, threads)?;
+        let mirror = if mirror_ensemble {
+            Some(Mirror {
+                stream: Stream::new(network, grid, backend, threads)?,
+                planes: Default::default(),
+                averaged: vec![0.0; direct.residual_len()],
             })
-            .and_then(Result::ok);
-        let bands = match banded {
-            Some(bands) => bands,
-            None => {
-                let whole = Band {
-                    input: 0..grid.1,
-                    own: 0..grid.1,
-                };
-                vec![(whole, network.session(grid, backend, threads)?)]
-            }
-        };
-        let cells = grid.0 * grid.1;
-        let joined = match bands.len() {
-            1 => None,
-            n => Some(Joined {
-                packed: vec![0.0; IN_CHANNELS * cells],
-                residual: vec![0.0; OUT_CHANNELS * cells],
-                helpers: rayon::ThreadPoolBuilder::new()
-                    .num_threads(n - 1)
-                    .thread_name(|i| format!("ntiresr-band-{}", i + 1))
-                    .build()
-                    .map_err(|e| ModelError(format!("cannot start the band threads: {e}")))?,
-            }),
+        } else {
+            None
         };
         Ok(Upscaler {
-            bands,
-            joined,
-            grid,
+            direct,
+            mirror,
+            width,
             scratch: Vec::new(),
             threads,
         })
@@ -89,127 +59,76 @@ impl Upscaler {
 
     /// Bands of rows the network runs on at once (1: the whole frame).
     pub fn band_count(&self) -> usize {
-        self.bands.len()
+        self.direct.band_count()
+    }
+
+    /// Whether each frame also runs mirrored (the mirror ensemble).
+    pub fn mirrored(&self) -> bool {
+        self.mirror.is_some()
     }
 
     /// Drops the temporal state: the next frame is processed as the first of a stream.
     pub fn reset(&mut self) {
-        for (_, session) in &mut self.bands {
-            session.reset();
+        self.direct.reset();
+        if let Some(mirror) = &mut self.mirror {
+            mirror.stream.reset();
         }
     }
 
     /// Runs the network on `input` (Y, U, V); then [`Self::compose`] writes each output plane.
     pub fn step(&mut self, input: [Plane; 3]) -> Result<(), ModelError> {
-        let [y, u, v] = input;
-        assert_eq!(
-            self.grid,
-            planes::grid(y.width, y.height),
-            "frame size differs from the planned size"
-        );
-        let Some(joined) = &mut self.joined else {
-            let session = &mut self.bands[0].1;
-            session.pack_with(|buf| planes::pack(y, u, v, buf));
-            return session.step();
+        self.direct.step(input)?;
+        let Some(mirror) = &mut self.mirror else {
+            return Ok(());
         };
-        planes::pack(y, u, v, &mut joined.packed);
-        let (width, height) = self.grid;
-        let whole = 0..height;
-        let packed = &joined.packed;
-        let run = |(band, session): &mut (Band, Session)| {
-            session.pack_with(|buf| {
-                bands::copy_rows(packed, &whole, buf, &band.input, band.input.clone(), width)
-            });
-            session.step()
-        };
-        let mut results: Vec<Result<(), ModelError>> = vec![Ok(()); self.bands.len()];
-        joined.helpers.in_place_scope(|scope| {
-            let mut jobs = self.bands.iter_mut().zip(results.iter_mut());
-            let (first, first_result) = jobs.next().expect("bands");
-            for (band, result) in jobs {
-                scope.spawn(|_| *result = run(band));
-            }
-            *first_result = run(first);
-        });
-        if let Err(e) = results.into_iter().collect::<Result<(), _>>() {
-            // Bands that did step are a frame ahead of those that did not: start again.
-            self.reset();
+        let [y, u, v] = &mut mirror.planes;
+        let flipped = [
+            mirror::mirror_plane(input[0], y),
+            mirror::mirror_plane(input[1], u),
+            mirror::mirror_plane(input[2], v),
+        ];
+        if let Err(e) = mirror.stream.step(flipped) {
+            // The direct stream is a frame ahead of the mirrored one: start both again.
+            self.direct.reset();
+            mirror.stream.reset();
             return Err(e);
         }
-        for (band, session) in &self.bands {
-            let residual = session.residual().expect("a successful step");
-            let own = band.own.clone();
-            bands::copy_rows(
-                residual,
-                &band.input,
-                &mut joined.residual,
-                &whole,
-                own,
-                width,
-            );
-        }
-        self.share_halo_states();
+        mirror::average_with_mirrored(
+            self.direct.residual(),
+            mirror.stream.residual(),
+            &mut mirror.averaged,
+            self.direct.grid(),
+            self.width,
+        );
         Ok(())
     }
 
-    /// Overwrites each band's state in its halo rows with the state of the band that owns them,
-    /// so that the next step reads the same state as a run on the whole frame would.
-    fn share_halo_states(&mut self) {
-        let width = self.grid.0;
-        for k in 0..self.bands.len() {
-            for j in [k.wrapping_sub(1), k + 1] {
-                if j >= self.bands.len() {
-                    continue;
-                }
-                let ((band, session), (owner, source)) = band_and_neighbour(&mut self.bands, k, j);
-                let rows = band.input.start.max(owner.own.start)..band.input.end.min(owner.own.end);
-                if !rows.is_empty() {
-                    let state = source.recurrent_state();
-                    session.state_mut_with(|dst| {
-                        bands::copy_rows(state, &owner.input, dst, &band.input, rows, width)
-                    });
-                }
-            }
-        }
-    }
-
-    /// The whole residual of the last successful [`Self::step`] (`OUT_CHANNELS x h x w`).
+    /// The residual of the last successful [`Self::step`] (`OUT_CHANNELS x h x w`) that
+    /// [`Self::compose`] adds: the direct one, or the ensemble's average.
     pub fn residual(&self) -> &[f32] {
-        whole_residual(&self.bands, &self.joined)
+        match &self.mirror {
+            Some(mirror) => &mirror.averaged,
+            None => self.direct.residual(),
+        }
     }
 
     /// Writes output plane `index` (0: Y, 1: U, 2: V): the bicubic x4 of `src` plus the residual
     /// of the last [`Self::step`].
     pub fn compose(&mut self, index: usize, src: Plane, dst: &mut PlaneMut) {
         let (first_channel, block) = [(0, 8), (64, 4), (80, 4)][index];
+        let residual = match &self.mirror {
+            Some(mirror) => &mirror.averaged[..],
+            None => self.direct.residual(),
+        };
         planes::upscale_add(
             src,
             dst,
-            whole_residual(&self.bands, &self.joined),
-            self.grid,
+            residual,
+            self.direct.grid(),
             first_channel,
             block,
             &mut self.scratch,
             self.threads,
         );
-    }
-}
-
-/// The whole residual of the last successful step: the single band's own, or the joined one.
-fn whole_residual<'a>(bands: &'a [(Band, Session)], joined: &'a Option<Joined>) -> &'a [f32] {
-    match joined {
-        Some(joined) => &joined.residual,
-        None => bands[0].1.residual().expect("a successful step"),
-    }
-}
-
-/// Band `k` to write and band `j` (`j != k`) to read, borrowed at once.
-fn band_and_neighbour<T>(bands: &mut [T], k: usize, j: usize) -> (&mut T, &T) {
-    if k < j {
-        let (low, high) = bands.split_at_mut(j);
-        (&mut low[k], &high[0])
-    } else {
-        let (low, high) = bands.split_at_mut(k);
-        (&mut high[0], &low[j])
     }
 }

@@ -29,8 +29,8 @@ fn step(upscaler: &mut Upscaler, buffer: &gst::Buffer, width: u32, height: u32) 
 fn check_bands_match_whole_frame(network: &Network, width: u32, height: u32) {
     assert!(network.reach().is_some(), "{} is local", network.name());
     let (w, h) = (width as usize, height as usize);
-    let mut whole = Upscaler::new(network, w, h, Backend::Cpu, 1).unwrap();
-    let mut banded = Upscaler::new(network, w, h, Backend::Cpu, 2).unwrap();
+    let mut whole = Upscaler::new(network, w, h, Backend::Cpu, 1, false).unwrap();
+    let mut banded = Upscaler::new(network, w, h, Backend::Cpu, 2, false).unwrap();
     assert_eq!((whole.band_count(), banded.band_count()), (1, 2));
     for t in 0..6 {
         let input = common::frame(width, height, t);
@@ -76,7 +76,7 @@ fn a_model_that_is_not_local_runs_on_the_whole_frame() {
     // (training/make_global_model.py): every output row depends on every input row.
     let network = Network::from_file(&data("global_mean.onnx")).unwrap();
     assert_eq!(network.reach(), None);
-    let mut upscaler = Upscaler::new(&network, 96, 70, Backend::Cpu, 2).unwrap();
+    let mut upscaler = Upscaler::new(&network, 96, 70, Backend::Cpu, 2, false).unwrap();
     assert_eq!(upscaler.band_count(), 1);
     step(&mut upscaler, &common::frame(96, 70, 0), 96, 70);
 }

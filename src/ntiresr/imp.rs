@@ -35,6 +35,7 @@ struct Settings {
     model_location: Option<String>,
     n_threads: u32,
     backend: Backend,
+    mirror_ensemble: bool,
 }
 
 #[derive(Default)]
@@ -85,6 +86,16 @@ impl ObjectImpl for NtireSr {
                     .blurb("Where the network runs")
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecBoolean::builder("mirror-ensemble")
+                    .nick("Mirror ensemble")
+                    .blurb(
+                        "Also run the network on the left-right mirror image of every frame (with \
+                         its own temporal state) and average the two: slightly better quality \
+                         (about +0.03 dB PSNR-Y) for twice the network time",
+                    )
+                    .default_value(false)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
                     .blurb(
@@ -104,6 +115,7 @@ impl ObjectImpl for NtireSr {
             "model-location" => settings.model_location = value.get().expect("type checked"),
             "n-threads" => settings.n_threads = value.get().expect("type checked"),
             "backend" => settings.backend = value.get().expect("type checked"),
+            "mirror-ensemble" => settings.mirror_ensemble = value.get().expect("type checked"),
             _ => unreachable!("unknown property {}", pspec.name()),
         }
     }
@@ -114,6 +126,7 @@ impl ObjectImpl for NtireSr {
             "model-location" => settings.model_location.to_value(),
             "n-threads" => settings.n_threads.to_value(),
             "backend" => settings.backend.to_value(),
+            "mirror-ensemble" => settings.mirror_ensemble.to_value(),
             "stats" => self.stats_structure().to_value(),
             _ => unreachable!("unknown property {}", pspec.name()),
         }
@@ -278,26 +291,38 @@ impl VideoFilterImpl for NtireSr {
             Backend::Cpu => network::Backend::Cpu,
             Backend::Cuda => network::Backend::Cuda,
         };
-        let upscaler =
-            Upscaler::new(network, w, h, backend, settings.n_threads as usize).map_err(|e| {
-                gst::element_imp_error!(
-                    self,
-                    gst::LibraryError::Settings,
-                    ["{} (caps {})", e, incaps]
-                );
-                gst::loggable_error!(CAT, "{e}")
-            })?;
+        let upscaler = Upscaler::new(
+            network,
+            w,
+            h,
+            backend,
+            settings.n_threads as usize,
+            settings.mirror_ensemble,
+        )
+        .map_err(|e| {
+            gst::element_imp_error!(
+                self,
+                gst::LibraryError::Settings,
+                ["{} (caps {})", e, incaps]
+            );
+            gst::loggable_error!(CAT, "{e}")
+        })?;
         let fps = in_info.fps();
         state.frame_duration = (fps.numer() > 0)
             .then(|| gst::ClockTime::SECOND.mul_div_floor(fps.denom() as u64, fps.numer() as u64))
             .flatten();
         state.continuity = Continuity::new(state.frame_duration.map(|d| d.nseconds()));
         let bands = upscaler.band_count();
+        let mirror = if upscaler.mirrored() {
+            ", and mirrored"
+        } else {
+            ""
+        };
         state.upscaler = Some(upscaler);
         gst::info!(
             CAT,
             imp = self,
-            "planned {w}x{h} in {bands} band(s) of rows: {incaps} -> {outcaps}"
+            "planned {w}x{h} in {bands} band(s) of rows{mirror}: {incaps} -> {outcaps}"
         );
         debug_assert_eq!(
             (out_info.width() as usize, out_info.height() as usize),

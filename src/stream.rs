@@ -1,0 +1,202 @@
+//! One stream of frames through the network: packing and the network step, on the whole frame or
+//! in bands of rows.
+//!
+//! On the CPU with several threads, the frame is cut into bands of rows (see [`crate::bands`]),
+//! each run by its own single-threaded network session on its own core: tract's multithreaded
+//! executor shares one convolution between cores far less well than two independent ones.
+
+use crate::bands::{self, Band};
+use crate::network::{Backend, ModelError, Network, Session};
+use crate::planes::{self, IN_CHANNELS, OUT_CHANNELS, Plane};
+
+/// Runs a [`Network`] on frames of one size, keeping one stream's temporal state.
+pub struct Stream {
+    /// One session per band of rows; a single band covers the whole frame.
+    bands: Vec<(Band, Session)>,
+    /// What running several bands needs; `None` with a single band.
+    joined: Option<Joined>,
+    grid: (usize, usize),
+}
+
+/// The whole packed frame the bands read from, the whole residual they write to, and the
+/// threads that run every band but the first (kept, so their tract scratch space stays warm).
+struct Joined {
+    packed: Vec<f32>,
+    residual: Vec<f32>,
+    helpers: rayon::ThreadPool,
+}
+
+impl Stream {
+    /// Plans `network` for a `grid` (chroma-grid size) on `threads` (already resolved: not 0).
+    pub fn new(
+        network: &Network,
+        grid: (usize, usize),
+        backend: Backend,
+        threads: usize,
+    ) -> Result<Self, ModelError> {
+        let split = match (backend, network.reach()) {
+            // One more row than measured, in case the measurement's last row moved too little.
+            (Backend::Cpu, Some(reach)) if threads > 1 => bands::split(grid.1, threads, reach + 1),
+            _ => Vec::new(),
+        };
+        let banded = (split.len() > 1)
+            .then(|| {
+                split
+                    .into_iter()
+                    .map(|band| {
+                        let session = network.session((grid.0, band.rows()), backend, 1)?;
+                        Ok::<_, ModelError>((band, session))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .and_then(Result::ok);
+        let bands = match banded {
+            Some(bands) => bands,
+            None => {
+                let whole = Band {
+                    input: 0..grid.1,
+                    own: 0..grid.1,
+                };
+                vec![(whole, network.session(grid, backend, threads)?)]
+            }
+        };
+        let cells = grid.0 * grid.1;
+        let joined = match bands.len() {
+            1 => None,
+            n => Some(Joined {
+                packed: vec![0.0; IN_CHANNELS * cells],
+                residual: vec![0.0; OUT_CHANNELS * cells],
+                helpers: rayon::ThreadPoolBuilder::new()
+                    .num_threads(n - 1)
+                    .thread_name(|i| format!("ntiresr-band-{}", i + 1))
+                    .build()
+                    .map_err(|e| ModelError(format!("cannot start the band threads: {e}")))?,
+            }),
+        };
+        Ok(Stream {
+            bands,
+            joined,
+            grid,
+        })
+    }
+
+    /// The chroma grid `(w, h)` this stream was planned for.
+    pub fn grid(&self) -> (usize, usize) {
+        self.grid
+    }
+
+    /// Length of [`Self::residual`].
+    pub fn residual_len(&self) -> usize {
+        OUT_CHANNELS * self.grid.0 * self.grid.1
+    }
+
+    /// Bands of rows the network runs on at once (1: the whole frame).
+    pub fn band_count(&self) -> usize {
+        self.bands.len()
+    }
+
+    /// Drops the temporal state: the next frame is processed as the first of a stream.
+    pub fn reset(&mut self) {
+        for (_, session) in &mut self.bands {
+            session.reset();
+        }
+    }
+
+    /// Runs the network on `input` (Y, U, V); then [`Self::compose`] writes each output plane.
+    pub fn step(&mut self, input: [Plane; 3]) -> Result<(), ModelError> {
+        let [y, u, v] = input;
+        assert_eq!(
+            self.grid,
+            planes::grid(y.width, y.height),
+            "frame size differs from the planned size"
+        );
+        let Some(joined) = &mut self.joined else {
+            let session = &mut self.bands[0].1;
+            session.pack_with(|buf| planes::pack(y, u, v, buf));
+            return session.step();
+        };
+        planes::pack(y, u, v, &mut joined.packed);
+        let (width, height) = self.grid;
+        let whole = 0..height;
+        let packed = &joined.packed;
+        let run = |(band, session): &mut (Band, Session)| {
+            session.pack_with(|buf| {
+                bands::copy_rows(packed, &whole, buf, &band.input, band.input.clone(), width)
+            });
+            session.step()
+        };
+        let mut results: Vec<Result<(), ModelError>> = vec![Ok(()); self.bands.len()];
+        joined.helpers.in_place_scope(|scope| {
+            let mut jobs = self.bands.iter_mut().zip(results.iter_mut());
+            let (first, first_result) = jobs.next().expect("bands");
+            for (band, result) in jobs {
+                scope.spawn(|_| *result = run(band));
+            }
+            *first_result = run(first);
+        });
+        if let Err(e) = results.into_iter().collect::<Result<(), _>>() {
+            // Bands that did step are a frame ahead of those that did not: start again.
+            self.reset();
+            return Err(e);
+        }
+        for (band, session) in &self.bands {
+            let residual = session.residual().expect("a successful step");
+            let own = band.own.clone();
+            bands::copy_rows(
+                residual,
+                &band.input,
+                &mut joined.residual,
+                &whole,
+                own,
+                width,
+            );
+        }
+        self.share_halo_states();
+        Ok(())
+    }
+
+    /// Overwrites each band's state in its halo rows with the state of the band that owns them,
+    /// so that the next step reads the same state as a run on the whole frame would.
+    fn share_halo_states(&mut self) {
+        let width = self.grid.0;
+        for k in 0..self.bands.len() {
+            for j in [k.wrapping_sub(1), k + 1] {
+                if j >= self.bands.len() {
+                    continue;
+                }
+                let ((band, session), (owner, source)) = band_and_neighbour(&mut self.bands, k, j);
+                let rows = band.input.start.max(owner.own.start)..band.input.end.min(owner.own.end);
+                if !rows.is_empty() {
+                    let state = source.recurrent_state();
+                    session.state_mut_with(|dst| {
+                        bands::copy_rows(state, &owner.input, dst, &band.input, rows, width)
+                    });
+                }
+            }
+        }
+    }
+
+    /// The whole residual of the last successful [`Self::step`] (`OUT_CHANNELS x h x w`).
+    pub fn residual(&self) -> &[f32] {
+        whole_residual(&self.bands, &self.joined)
+    }
+}
+
+/// The whole residual of the last successful step: the single band's own, or the joined one.
+fn whole_residual<'a>(bands: &'a [(Band, Session)], joined: &'a Option<Joined>) -> &'a [f32] {
+    match joined {
+        Some(joined) => &joined.residual,
+        None => bands[0].1.residual().expect("a successful step"),
+    }
+}
+
+/// Band `k` to write and band `j` (`j != k`) to read, borrowed at once.
+fn band_and_neighbour<T>(bands: &mut [T], k: usize, j: usize) -> (&mut T, &T) {
+    if k < j {
+        let (low, high) = bands.split_at_mut(j);
+        (&mut low[k], &high[0])
+    } else {
+        let (low, high) = bands.split_at_mut(k);
+        (&mut high[0], &low[j])
+    }
+}
