@@ -1,6 +1,7 @@
 """Quick PyTorch check of a checkpoint on the val clips: PSNR-Y gain over bicubic per clip and QP.
 
-    python training/quick_eval.py training/runs/v2/final.pt [--frames 12]
+    python training/quick_eval.py training/runs/v2/final.pt [--frames 12] [--mirror]
+    python training/quick_eval.py A.pt B.pt ...   (the ensemble: their outputs averaged)
 
 For choosing between checkpoints and architectures in minutes; the figures that count come
 through the plugin (evaluate.py). Output is rounded and clamped to 8 bits as the element does;
@@ -40,40 +41,58 @@ def psnr(x: np.ndarray, ref: np.ndarray) -> float:
     return 10 * np.log10(255**2 / np.mean((x - ref) ** 2))
 
 
-def gain(model, name: str, qp: int, frames: int, past: bool = True) -> float:
-    """Mean over frames of PSNR-Y(model) - PSNR-Y(bicubic), the recurrence run from an empty state
-    (without `past`: every frame is run as the first of a stream, to see what the recurrence adds)."""
-    hy = cached(name, "y")[:frames].astype(np.float64)
-    lr = [torch.from_numpy(cached(name, c, qp)[:frames].astype(np.float32) / 255)[:, None] for c in "yuv"]
-    to8 = lambda z: np.clip(np.round(z[0, 0].numpy() * 255), 0, 255)
+def luma_stream(model, lr: list, frames: int, past: bool = True, mirror: bool = False) -> list:
+    """The model's output luma (unrounded, 0..1) for each frame, the recurrence run from an empty
+    state (without `past`: every frame is run as the first of a stream, to see what the recurrence
+    adds); with `mirror`, of the left-right mirrored stream, mirrored back."""
     out, prev, state = [], None, None
+    flip = (lambda p: torch.flip(p, [3])) if mirror else (lambda p: p)
     with torch.no_grad():
         for t in range(frames):
-            y, u, v = (p[t : t + 1] for p in lr)
+            y, u, v = (flip(p[t : t + 1]) for p in lr)
             frame = pack(y, u, v)
             prev = frame if prev is None or not past else prev
             if state is None or not past:
                 state = torch.zeros(1, model.state_ch, *frame.shape[2:])
             residual, state = model(frame, prev, state)
             prev = frame
-            sr = reconstruct(residual, y, u, v)[0]
-            bic = F.interpolate(y, scale_factor=4, mode="bicubic", align_corners=False)
-            out.append(psnr(to8(sr), hy[t]) - psnr(to8(bic), hy[t]))
+            out.append(flip(reconstruct(residual, y, u, v)[0])[0, 0].numpy())
+    return out
+
+
+def gain(models: list, name: str, qp: int, frames: int, past: bool = True,
+         mirror: bool = False) -> float:
+    """Mean over frames of PSNR-Y(ensemble) - PSNR-Y(bicubic): the ensemble is the mean output of
+    `models` (and, with `mirror`, of each on the mirrored stream, as the element's
+    mirror-ensemble does), rounded to 8 bits."""
+    hy = cached(name, "y")[:frames].astype(np.float64)
+    lr = [torch.from_numpy(cached(name, c, qp)[:frames].astype(np.float32) / 255)[:, None] for c in "yuv"]
+    to8 = lambda z: np.clip(np.round(z * 255), 0, 255)
+    streams = [luma_stream(m, lr, frames, past, flip) for m in models
+               for flip in ([False, True] if mirror else [False])]
+    out = []
+    for t in range(frames):
+        sr = np.mean([s[t] for s in streams], 0)
+        bic = F.interpolate(lr[0][t : t + 1], scale_factor=4, mode="bicubic", align_corners=False)
+        out.append(psnr(to8(sr), hy[t]) - psnr(to8(bic[0, 0].numpy()), hy[t]))
     return float(np.mean(out))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("checkpoint", type=Path)
+    ap.add_argument("checkpoint", type=Path, nargs="+", help="one model, or several to ensemble")
     ap.add_argument("--frames", type=int, default=12)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-past", action="store_true",
                     help="zero state and prev_frame = frame on every frame (the recurrence's share)")
+    ap.add_argument("--mirror", action="store_true",
+                    help="average with the mirrored stream's output (the element's mirror-ensemble)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     names = prepare()
-    model = load(a.checkpoint)
-    gains = {(n, qp): gain(model, n, qp, min(a.frames, FRAMES), not a.no_past) for n in names for qp in EVAL_QPS}
+    models = [load(c) for c in a.checkpoint]
+    gains = {(n, qp): gain(models, n, qp, min(a.frames, FRAMES), not a.no_past, a.mirror)
+             for n in names for qp in EVAL_QPS}
     for qp in EVAL_QPS:
         row = " ".join(f"{n} {gains[(n, qp)]:+.3f}" for n in names)
         print(f"QP {qp}: {row}  mean {np.mean([gains[(n, qp)] for n in names]):+.3f} dB")
