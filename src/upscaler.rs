@@ -18,11 +18,13 @@ pub struct Upscaler {
 }
 
 /// The second stream of the mirror ensemble: the mirrored frames, their own network stream and
-/// the averaged residual.
+/// the averaged residual. With two threads or more, each stream has half of them and the mirrored
+/// one runs on a thread of its own (kept, as the bands' are) beside the direct one.
 struct Mirror {
     stream: Stream,
     planes: [Vec<u8>; 3],
     averaged: Vec<f32>,
+    beside: Option<rayon::ThreadPool>,
 }
 
 impl Upscaler {
@@ -38,12 +40,27 @@ impl Upscaler {
     ) -> Result<Self, ModelError> {
         let grid = planes::grid(width, height);
         let threads = resolve_threads(threads);
-        let direct = Stream::new(network, grid, backend, threads)?;
+        // Two streams side by side share the threads; a single stream (or one thread) has all.
+        let (own, other) = match (mirror_ensemble, threads) {
+            (true, 2..) => (threads / 2, threads - threads / 2),
+            _ => (threads, threads),
+        };
+        let direct = Stream::new(network, grid, backend, own)?;
         let mirror = if mirror_ensemble {
+            let beside = (threads > 1)
+                .then(|| {
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(1)
+                        .thread_name(|_| "ntiresr-mirror".into())
+                        .build()
+                })
+                .transpose()
+                .map_err(|e| ModelError(format!("cannot start the mirror thread: {e}")))?;
             Some(Mirror {
-                stream: Stream::new(network, grid, backend, threads)?,
+                stream: Stream::new(network, grid, backend, other)?,
                 planes: Default::default(),
                 averaged: vec![0.0; direct.residual_len()],
+                beside,
             })
         } else {
             None
@@ -77,18 +94,37 @@ impl Upscaler {
 
     /// Runs the network on `input` (Y, U, V); then [`Self::compose`] writes each output plane.
     pub fn step(&mut self, input: [Plane; 3]) -> Result<(), ModelError> {
-        self.direct.step(input)?;
         let Some(mirror) = &mut self.mirror else {
-            return Ok(());
+            return self.direct.step(input);
         };
-        let [y, u, v] = &mut mirror.planes;
-        let flipped = [
-            mirror::mirror_plane(input[0], y),
-            mirror::mirror_plane(input[1], u),
-            mirror::mirror_plane(input[2], v),
-        ];
-        if let Err(e) = mirror.stream.step(flipped) {
-            // The direct stream is a frame ahead of the mirrored one: start both again.
+        let Mirror {
+            stream,
+            planes: [y, u, v],
+            beside,
+            ..
+        } = mirror;
+        let mut step_mirrored = || {
+            let flipped = [
+                mirror::mirror_plane(input[0], y),
+                mirror::mirror_plane(input[1], u),
+                mirror::mirror_plane(input[2], v),
+            ];
+            stream.step(flipped)
+        };
+        let direct = &mut self.direct;
+        let (direct_result, mirrored_result) = match beside {
+            Some(pool) => {
+                let mut mirrored_result = Ok(());
+                let direct_result = pool.in_place_scope(|scope| {
+                    scope.spawn(|_| mirrored_result = step_mirrored());
+                    direct.step(input)
+                });
+                (direct_result, mirrored_result)
+            }
+            None => (direct.step(input), step_mirrored()),
+        };
+        if let Err(e) = direct_result.and(mirrored_result) {
+            // One stream may be a frame ahead of the other: start both again.
             self.direct.reset();
             mirror.stream.reset();
             return Err(e);

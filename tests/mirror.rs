@@ -43,15 +43,27 @@ fn mirrored(buffer: &gst::Buffer, width: u32, height: u32) -> gst::Buffer {
 /// The outputs of `FRAMES` frames (the mirrored ones with `mirror`), the element's
 /// `mirror-ensemble` set to `ensemble`.
 fn outputs(ensemble: bool, mirror: bool) -> Vec<gst::Buffer> {
+    outputs_of(W, H, ensemble, mirror, 0)
+}
+
+/// [`outputs`] for `width x height` frames on `threads` (`n-threads`).
+fn outputs_of(
+    width: u32,
+    height: u32,
+    ensemble: bool,
+    mirror: bool,
+    threads: u32,
+) -> Vec<gst::Buffer> {
     let element = element();
     element.set_property("mirror-ensemble", ensemble);
+    element.set_property("n-threads", threads);
     let mut h = Harness::with_element(&element, Some("sink"), Some("src"));
-    h.set_src_caps(caps(W as i32, H as i32));
+    h.set_src_caps(caps(width as i32, height as i32));
     (0..FRAMES)
         .map(|t| {
-            let input = frame(W, H, t);
+            let input = frame(width, height, t);
             let input = if mirror {
-                mirrored(&input, W, H)
+                mirrored(&input, width, height)
             } else {
                 input
             };
@@ -95,4 +107,24 @@ fn without_the_ensemble_the_network_is_not_mirror_symmetric() {
     // And the ensemble output is not the direct one.
     let ensemble = outputs(true, false);
     assert_ne!(bytes(&ensemble[1]), bytes(&plain[1]));
+}
+
+#[test]
+fn the_ensemble_gives_the_same_output_on_any_thread_count() {
+    // One thread: the streams one after the other; two: side by side, each on the whole frame;
+    // four: side by side, each in two bands of rows (the frame is tall enough for bands).
+    let (width, height) = (64, 100);
+    let one = outputs_of(width, height, true, false, 1);
+    for threads in [2, 4] {
+        let many = outputs_of(width, height, true, false, threads);
+        for (t, (a, b)) in one.iter().zip(&many).enumerate() {
+            let (a, b) = (bytes(a), bytes(b));
+            let differ = a.iter().zip(&b).filter(|(x, y)| x != y).count();
+            let worst = a.iter().zip(&b).map(|(x, y)| x.abs_diff(*y)).max().unwrap();
+            assert!(
+                worst <= 1 && differ * 1000 < a.len(),
+                "{threads} threads, frame {t}: {differ} samples differ, by up to {worst}"
+            );
+        }
+    }
 }
