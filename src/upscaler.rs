@@ -142,29 +142,30 @@ impl Upscaler {
     /// The residual of the last successful [`Self::step`] (`OUT_CHANNELS x h x w`) that
     /// [`Self::compose`] adds: the direct one, or the ensemble's average.
     pub fn residual(&self) -> &[f32] {
-        match &self.mirror {
-            Some(mirror) => &mirror.averaged,
-            None => self.direct.residual(),
-        }
+        composed_residual(&self.direct, &self.mirror)
     }
 
     /// Writes output plane `index` (0: Y, 1: U, 2: V): the bicubic x4 of `src` plus the residual
     /// of the last [`Self::step`].
     pub fn compose(&mut self, index: usize, src: Plane, dst: &mut PlaneMut) {
         let (first_channel, block) = [(0, 8), (64, 4), (80, 4)][index];
-        let residual = match &self.mirror {
-            Some(mirror) => &mirror.averaged[..],
-            None => self.direct.residual(),
-        };
         planes::upscale_add(
             src,
             dst,
-            residual,
+            composed_residual(&self.direct, &self.mirror),
             self.direct.grid(),
             first_channel,
             block,
             &mut self.scratch,
             self.threads,
         );
+    }
+}
+
+/// The residual the composition adds: the direct stream's, or the ensemble's average.
+fn composed_residual<'a>(direct: &'a Stream, mirror: &'a Option<Mirror>) -> &'a [f32] {
+    match mirror {
+        Some(mirror) => &mirror.averaged,
+        None => direct.residual(),
     }
 }
