@@ -73,12 +73,15 @@ fn outputs_of(
         .collect()
 }
 
-/// Worst difference and count of differing samples between `a` mirrored and `b` (x4 frames).
+/// Worst difference and count of differing samples between `a` and `b`.
+fn mismatch(a: &[u8], b: &[u8]) -> (u8, usize) {
+    let worst = a.iter().zip(b).map(|(x, y)| x.abs_diff(*y)).max().unwrap();
+    (worst, a.iter().zip(b).filter(|(x, y)| x != y).count())
+}
+
+/// [`mismatch`] between `a` mirrored and `b` (x4 frames).
 fn mirror_mismatch(a: &gst::Buffer, b: &gst::Buffer) -> (u8, usize) {
-    let a = bytes(&mirrored(a, 4 * W, 4 * H));
-    let b = bytes(b);
-    let worst = a.iter().zip(&b).map(|(x, y)| x.abs_diff(*y)).max().unwrap();
-    (worst, a.iter().zip(&b).filter(|(x, y)| x != y).count())
+    mismatch(&bytes(&mirrored(a, 4 * W, 4 * H)), &bytes(b))
 }
 
 #[test]
@@ -119,8 +122,7 @@ fn the_ensemble_gives_the_same_output_on_any_thread_count() {
         let many = outputs_of(width, height, true, false, threads);
         for (t, (a, b)) in one.iter().zip(&many).enumerate() {
             let (a, b) = (bytes(a), bytes(b));
-            let differ = a.iter().zip(&b).filter(|(x, y)| x != y).count();
-            let worst = a.iter().zip(&b).map(|(x, y)| x.abs_diff(*y)).max().unwrap();
+            let (worst, differ) = mismatch(&a, &b);
             assert!(
                 worst <= 1 && differ * 1000 < a.len(),
                 "{threads} threads, frame {t}: {differ} samples differ, by up to {worst}"
