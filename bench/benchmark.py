@@ -1,6 +1,7 @@
 """Benchmark ntiresr against bicubic, Lanczos and the peers: quality, speed, a face-crop PNG.
 
-Run it through scripts/benchmark (which owns the venv). Writes to --out:
+Run it through scripts/benchmark (`python -m bench.benchmark` in the venv that
+scripts/bench-python owns). Writes to --out:
   results.json  every figure, per clip/QP/method, with the machine, command and commit
   results.md    the README section (bench/update_readme.py puts it into README.md)
   crops.png     one face crop: original, bicubic, best peer (by PSNR-Y), ntiresr
@@ -13,18 +14,20 @@ import sys
 import tempfile
 from pathlib import Path
 
-import methods as methods_mod
-import quality
-import report
-import speed
-from frames import ROOT, clips_mod
+from ntcommon import clips as clips_mod
+from ntcommon.paths import DATA, PEERS, PLUGIN_PATH, ROOT
+
+from . import methods as methods_mod
+from . import quality, report, speed
 
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog="scripts/benchmark", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clips", nargs="*", type=Path,
-                    help="ground-truth clips (default: ../shared/data/val/*)")
+                    help="ground-truth clips (default: the val clips of --data)")
+    ap.add_argument("--data", type=Path, default=DATA,
+                    help="the shared clips (default: $NTIRESR_DATA, else ../shared/data)")
     ap.add_argument("--qps", default=",".join(map(str, clips_mod.EVAL_QPS)),
                     help="H.265 QPs, comma-separated")
     ap.add_argument("--frames", type=int, default=60, help="frames per clip (default 60)")
@@ -41,8 +44,9 @@ def parse_args(argv):
     ap.add_argument("--no-lpips", action="store_true")
     ap.add_argument("--lpips-stride", type=int, default=10, help="LPIPS on every Nth frame (default 10)")
     ap.add_argument("--threads", type=int, default=2, help="threads for VMAF and LPIPS")
-    ap.add_argument("--peers", type=Path, default=methods_mod.PEERS, help="folder of the peer models")
-    ap.add_argument("--plugin-path", type=Path, default=methods_mod.PLUGIN_PATH,
+    ap.add_argument("--peers", type=Path, default=PEERS,
+                    help="folder of the peer models (default: $NTIRESR_PEERS, else ../shared/peers)")
+    ap.add_argument("--plugin-path", type=Path, default=PLUGIN_PATH,
                     help="where libgstntiresr.so is (GST_PLUGIN_PATH)")
     ap.add_argument("--model", type=Path, help="ONNX model for GFLOP and onnxruntime (default:"
                     " --ntiresr-model if given, else models/ntiresr.onnx)")
@@ -69,7 +73,7 @@ def main(argv=None) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         tmp = Path(tmp)
         if not a.no_quality:
-            clips = quality.clip_list(a.clips)
+            clips = quality.clip_list(a.clips, a.data)
             crop_qp = a.crop_qp or sorted(qps)[len(qps) // 2]
             opt = quality.Options(frames=a.frames, vmaf=not a.no_vmaf, lpips=not a.no_lpips,
                                   lpips_stride=a.lpips_stride, threads=a.threads,
@@ -90,7 +94,7 @@ def main(argv=None) -> dict:
 
 def crops(path: Path, opt, summary: dict, box=None) -> dict | None:
     """The PNG of original, bicubic, the best peer by mean PSNR-Y, and ntiresr (those present)."""
-    import crops as crops_mod
+    from . import crops as crops_mod
 
     peers = [m for m in summary if m in methods_mod.PEER_FILES]
     best = max(peers, key=lambda m: summary[m]["mean"]["psnr_y"], default=None)

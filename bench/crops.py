@@ -4,8 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from frames import i420_to_rgb
-
+from .frames import i420_to_rgb
 
 CASCADES = ["/usr/share/opencv4/haarcascades", "/usr/share/opencv/haarcascades"]  # Debian opencv-data
 

@@ -1,22 +1,14 @@
 """Raw I420 video in memory, and the RGB round trip the (RGB) peer models need.
 
 Everything in the benchmark is raw I420 (yuv420p, tightly packed planes), as the plugin sees it.
-This module also makes `training/` importable, so that the challenge degradation
-(`training/degrade.py`) and the clip list (`training/clips.py`) are reused, not copied.
 """
 
-import sys
+import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "training") not in sys.path:
-    sys.path.insert(0, str(ROOT / "training"))
-
-import clips as clips_mod  # noqa: E402  (training/clips.py)
-import degrade  # noqa: E402  (training/degrade.py)
+from ntcommon import degrade
 
 
 @dataclass
@@ -67,8 +59,6 @@ SWS_FLAGS = "bicubic+accurate_rnd+full_chroma_int"
 
 
 def _ffmpeg(args: list[str], data: bytes) -> bytes:
-    import subprocess
-
     return subprocess.run(["ffmpeg", "-v", "error", *args], input=data, check=True,
                           capture_output=True).stdout
 

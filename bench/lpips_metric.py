@@ -22,8 +22,8 @@ SLICES = [(1, 0), (2, 3), (3, 6), (4, 8), (5, 10)]
 
 class Lpips:
     def __init__(self, ckpt: Path | None = None, threads: int | None = None):
-        import torch
         import lpips
+        import torch
 
         ckpt = Path(ckpt or os.environ.get("LPIPS_ALEX_CKPT", ""))
         if not ckpt.is_file():

@@ -10,17 +10,16 @@ For speed, `method.timer(lr_path, w, h)` returns the wall time to upscale every 
 I420 file `lr_path`, start-up included (speed.py subtracts a 1-frame run).
 """
 
-import os
 import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 
-from frames import ROOT, Video, from_rgb, i420_to_rgb, rgb_to_i420, to_rgb
+from ntcommon import gst
+from ntcommon.paths import PEERS, PLUGIN_PATH
 
-PEERS = ROOT.parent / "shared" / "peers"
-PLUGIN_PATH = ROOT / "target" / "release"
+from .frames import Video, from_rgb, i420_to_rgb, rgb_to_i420, to_rgb
 
 # name -> (file in the peers folder, runner kind, OpenCV model name)
 PEER_FILES = {
@@ -79,45 +78,37 @@ class Gst:
                  mirror: bool = False):
         self.standin, self.model, self.mirror = standin, model, mirror
         self.name = "ntiresr-standin" if standin else "ntiresr-mirror" if mirror else "ntiresr"
-        self.env = dict(os.environ)
-        self.env["GST_PLUGIN_PATH"] = os.pathsep.join(
-            p for p in (str(plugin_path), os.environ.get("GST_PLUGIN_PATH")) if p)
+        self.env = gst.plugin_env(plugin_path)
+        self.props = {}
+        if model:
+            self.props["model-location"] = Path(model).resolve()
+        if mirror:
+            self.props["mirror-ensemble"] = True
 
     def available(self) -> bool:
-        return self.standin or subprocess.run(["gst-inspect-1.0", "ntiresr"], env=self.env,
-                                              capture_output=True).returncode == 0
+        return self.standin or gst.has_element("ntiresr", self.env)
 
-    def _element(self, w: int, h: int) -> str:
-        """The element and its output caps (which also make the stand-in scale x4)."""
-        el = "videoscale method=catrom" if self.standin else "ntiresr"
-        if self.model and not self.standin:
-            el += f" model-location={Path(self.model).resolve()}"
-        if self.mirror and not self.standin:
-            el += " mirror-ensemble=true"
-        return f"{el} ! video/x-raw,format=I420,width={4 * w},height={4 * h}"
-
-    def _launch(self, pipeline: str) -> None:
-        _run(["gst-launch-1.0", "-q", *pipeline.split()], env=self.env)
+    def _launch(self, src: Path, w: int, h: int, sink: Path | None, raw: bool) -> None:
+        _run(gst.ntiresr_pipeline(src, w, h, sink, raw=raw, props=self.props, standin=self.standin),
+             env=self.env)
 
     def upscale(self, lr: Video, hevc: Path) -> Video:
         w, h = lr.width, lr.height
         out = hevc.with_suffix(f".{self.name}.yuv")
         try:
-            self._launch(f"filesrc location={hevc} ! h265parse ! avdec_h265 ! {self._element(w, h)}"
-                         f" ! filesink location={out}")
+            self._launch(hevc, w, h, out, raw=False)
             return Video.from_raw(out.read_bytes(), 4 * w, 4 * h)
         finally:
             out.unlink(missing_ok=True)
 
     def timer(self, lr_path: Path, w: int, h: int) -> float:
         t = time.perf_counter()
-        self._launch(f"filesrc location={lr_path} ! rawvideoparse width={w} height={h} format=i420"
-                     f" framerate=25/1 ! {self._element(w, h)} ! fakesink sync=false")
+        self._launch(lr_path, w, h, None, raw=True)
         return time.perf_counter() - t
 
 
 class Peer:
-    """A pretrained RGB x4 model from ../shared/peers, run frame by frame in-process.
+    """A pretrained RGB x4 model from the peers folder, run frame by frame in-process.
 
     I420 -> RGB -> model -> RGB -> I420, converted by ffmpeg for quality (frames.to_rgb/from_rgb)
     and by OpenCV in-process for speed (frames.i420_to_rgb/rgb_to_i420). OpenCV models

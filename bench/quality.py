@@ -1,6 +1,6 @@
 """Quality: degrade each clip as Track 2 does, upscale it with each method, score it.
 
-For every clip and QP: ground truth (training/degrade.py ground_truth: raw I420 of the cropped
+For every clip and QP: ground truth (ntcommon/degrade.py ground_truth: raw I420 of the cropped
 clip), degradation (degrade(): Lanczos x4 down + x265 constant QP, low delay; the .hevc is kept
 for ntiresr's pipeline), then per method PSNR-Y/U/V, SSIM-Y and temporal error (metrics.py), VMAF
 (vmaf.py) and LPIPS (lpips_metric.py, on every `lpips_stride`-th frame: it costs ~1 s per
@@ -11,8 +11,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import metrics
-from frames import Video, clips_mod, degrade, i420_to_rgb
+from ntcommon import clips as clips_mod
+from ntcommon import degrade
+from ntcommon.paths import DATA
+
+from . import metrics
+from .frames import Video, i420_to_rgb
 
 
 @dataclass
@@ -26,17 +30,18 @@ class Options:
     kept: dict = field(default_factory=dict)  # filled: label -> (y, u, v) of that frame
 
 
-def clip_list(paths: list[Path] | None):
-    """training/clips.py's clips (with their crops) for the given files, default the val set."""
+def clip_list(paths: list[Path] | None, data: Path = DATA):
+    """ntcommon/clips.py's clips (with their crops) for the given files, default the val set of
+    the data folder `data`."""
     if not paths:
-        return clips_mod.val_clips()
+        return clips_mod.val_clips(data)
     return [degrade.make_clip(p, clips_mod.CROPS.get(clips_mod.clip_id(p))) for p in paths]
 
 
 def run(clips, qps, methods, tmp: Path, opt: Options, log=print) -> list[dict]:
     lp = None
     if opt.lpips:
-        from lpips_metric import Lpips
+        from .lpips_metric import Lpips
 
         lp = Lpips(threads=opt.threads)
     rows = []
@@ -68,7 +73,7 @@ def run(clips, qps, methods, tmp: Path, opt: Options, log=print) -> list[dict]:
                        "frames": gt.n, "hevc_kbit_per_frame": hevc.stat().st_size * 8 / 1000 / gt.n,
                        "method": m.name, "seconds": secs, **metrics.planes(gt, out)}
                 if opt.vmaf:
-                    from vmaf import vmaf
+                    from .vmaf import vmaf
 
                     dist = tmp / "dist.yuv"
                     dist.write_bytes(out.raw())

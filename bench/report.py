@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from frames import ROOT
+from ntcommon.paths import ROOT
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 # (key, column title, digits); LPIPS and tRMSE-Y: lower is better.

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from frames import ROOT
+from ntcommon.paths import ROOT
 
 MODEL = ROOT / "models" / "ntiresr.onnx"
 W, H = 480, 270

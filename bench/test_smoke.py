@@ -3,24 +3,23 @@
     scripts/bench-python -m pytest bench/test_smoke.py
 
 Methods: bicubic, lanczos and the ntiresr stand-in (GStreamer videoscale: the pipeline's plumbing),
-plus fsrcnn-small if ../shared/peers is there; test_ntiresr_plugin runs the real element if its
+plus fsrcnn-small if the peers folder ($NTIRESR_PEERS, else ../shared/peers) is there; test_ntiresr_plugin runs the real element if its
 plugin is built (target/release). VMAF and LPIPS are scored if their packages are
 installed (they are in the venv of scripts/bench-python). Needs no shared data; about 30 s.
 """
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-import benchmark
-import methods
-import metrics
-import report
-import update_readme
-from frames import Video, check_rgb
+from ntcommon.paths import PEERS
+
+from . import benchmark, methods, metrics, report, update_readme
+from .frames import Video, check_rgb
 
 W, H, N = 640, 360, 4
 
@@ -34,8 +33,6 @@ def _has(mod: str) -> bool:
 
 
 def _lpips_ok() -> bool:
-    import os
-
     return _has("lpips") and Path(os.environ.get("LPIPS_ALEX_CKPT", "")).is_file()
 
 
@@ -51,7 +48,7 @@ def clip(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def run(clip, tmp_path_factory):
     names = ["bicubic", "lanczos", "ntiresr"]
-    if methods.PEERS.is_dir():
+    if PEERS.is_dir():
         names.append("fsrcnn-small")
     out = tmp_path_factory.mktemp("out")
     args = ["--clips", str(clip), "--frames", str(N), "--qps", "32", "--methods", ",".join(names),
@@ -127,7 +124,7 @@ def test_identical_and_metrics():
 
 @pytest.mark.skipif(not _lpips_ok(), reason="lpips or its weights not installed")
 def test_lpips_identical_zero():
-    from lpips_metric import Lpips
+    from .lpips_metric import Lpips
 
     lp = Lpips()
     rng = np.random.default_rng(2)

@@ -1,6 +1,6 @@
 """Put a benchmark's results into README.md, between <!-- bench:start --> and <!-- bench:end -->.
 
-    python bench/update_readme.py [--results bench-out/results.json] [--readme README.md]
+    python -m bench.update_readme [--results bench-out/results.json] [--readme README.md]
 
 Copies results.json and crops.png into bench/results/ (to be committed with the README, so the
 section can be traced to the run that produced it) and regenerates the section from the JSON
@@ -13,8 +13,9 @@ import os
 import shutil
 from pathlib import Path
 
-import report
-from frames import ROOT
+from ntcommon.paths import ROOT
+
+from . import report
 
 
 def main(argv=None) -> None:

@@ -1,6 +1,6 @@
 """Scale the chroma residual of a trained model so that no training QP loses chroma PSNR.
 
-    python training/calibrate_chroma.py training/runs/v5/final.pt training/runs/v5/calibrated.pt
+    python -m training.calibrate_chroma training/runs/v5/final.pt training/runs/v5/calibrated.pt
 
 Trained with L1, the network over-corrects chroma at low QP: at QP 17 its U/V PSNR is 0.5 dB
 below plain bicubic on training clips (and at QP 22 on val clips A03 and A16), while at QP 32-37
@@ -19,9 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from clips import SOFT, TRAIN_QPS
-from model import load, pack, upscale
-from train import CACHE
+from ntcommon.clips import SOFT, TRAIN_QPS
+
+from .model import load, pack, upscale
+from .train import CACHE
 
 GRID = [round(0.05 * i, 2) for i in range(21)]
 

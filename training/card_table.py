@@ -1,6 +1,6 @@
 """Print the model card's validation table from a benchmark's results.json.
 
-    python training/card_table.py bench/results/results.json
+    python -m training.card_table bench/results/results.json
 """
 
 import json

@@ -11,7 +11,7 @@ the cell), which tract runs directly. Everything else is the trained network's o
 import torch
 from torch import nn
 
-from model import PixelNet
+from .model import PixelNet
 
 
 class DeployedPixelNet(nn.Module):

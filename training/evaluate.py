@@ -1,6 +1,6 @@
 """Evaluate the model through the plugin on the val clips: a thin wrapper over bench/.
 
-    scripts/bench-python training/evaluate.py [--frames 60] [--qps 22,27,32,37] [--clips ...]
+    scripts/bench-python -m training.evaluate [--frames 60] [--qps 22,27,32,37] [--clips ...]
                                               [--no-vmaf] [--no-lpips] [--json out.json]
 
 For every val clip and QP: PSNR-Y, SSIM-Y, PSNR-U/V, VMAF and LPIPS of ntiresr (run through
@@ -17,11 +17,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-
-import methods as methods_mod  # noqa: E402  (bench/)
-import quality  # noqa: E402
-from frames import clips_mod  # noqa: E402
+from bench import methods as methods_mod
+from bench import quality
+from ntcommon import clips as clips_mod
+from ntcommon.paths import DATA, PLUGIN_PATH
 
 COLS = [("psnr_y", "PSNR-Y", 2), ("ssim_y", "SSIM-Y", 4), ("psnr_u", "PSNR-U", 2),
         ("psnr_v", "PSNR-V", 2), ("vmaf", "VMAF", 2), ("lpips", "LPIPS", 4)]
@@ -56,13 +55,15 @@ def gain(rows: list[dict], model: str, qp: int, orientation: str | None = None) 
 def main(argv=None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--clips", nargs="*", type=Path, help="default: the val clips (training/clips.py)")
+    ap.add_argument("--clips", nargs="*", type=Path, help="default: the val clips of --data (ntcommon/clips.py)")
+    ap.add_argument("--data", type=Path, default=DATA,
+                    help="the shared clips (default: $NTIRESR_DATA, else ../shared/data)")
     ap.add_argument("--qps", default=",".join(map(str, clips_mod.EVAL_QPS)))
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--no-vmaf", action="store_true")
     ap.add_argument("--no-lpips", action="store_true")
     ap.add_argument("--lpips-stride", type=int, default=10, help="LPIPS on every Nth frame")
-    ap.add_argument("--plugin-path", type=Path, default=methods_mod.PLUGIN_PATH)
+    ap.add_argument("--plugin-path", type=Path, default=PLUGIN_PATH)
     ap.add_argument("--ntiresr-model", type=Path,
                     help="ONNX for the element's model-location (default: its embedded model)")
     ap.add_argument("--ntiresr-standin", action="store_true",
@@ -77,7 +78,7 @@ def main(argv=None) -> list[dict]:
     opt = quality.Options(frames=a.frames, vmaf=not a.no_vmaf, lpips=not a.no_lpips,
                           lpips_stride=a.lpips_stride)
     with tempfile.TemporaryDirectory(prefix="evaluate-") as tmp:
-        rows = quality.run(quality.clip_list(a.clips), qps, methods, Path(tmp), opt,
+        rows = quality.run(quality.clip_list(a.clips, a.data), qps, methods, Path(tmp), opt,
                            log=lambda s: print(s, file=sys.stderr, flush=True))
     for clip in dict.fromkeys(r["clip"] for r in rows):
         for qp in qps:

@@ -1,7 +1,7 @@
 """Export a trained checkpoint to the ONNX contract of models/README.md, with a parity sample.
 
-    python training/export.py training/runs/v1/final.pt models/ntiresr.onnx
-    python training/export.py --channels 4 --body 1 --random tests/data/tiny.onnx
+    python -m training.export training/runs/v1/final.pt models/ntiresr.onnx
+    python -m training.export --channels 4 --body 1 --random tests/data/tiny.onnx
 
 Besides the .onnx it writes <name>.sample.bin: a small stored input (two steps from an empty state)
 and the outputs PyTorch gave, which the Rust parity test replays through tract.
@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from deploy import deployable
-from model import IN_CH, NtireSR, load
+from .deploy import deployable
+from .model import IN_CH, NtireSR, load
 
 INPUTS = ["frame", "prev_frame", "state"]
 OUTPUTS = ["residual", "state_out"]

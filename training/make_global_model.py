@@ -2,7 +2,7 @@
 frame: a model that is not local, which the plugin must run on the whole frame rather than in
 bands of rows (tests/bands.rs).
 
-    python training/make_global_model.py tests/data/tiny.onnx tests/data/global_mean.onnx
+    python -m training.make_global_model tests/data/tiny.onnx tests/data/global_mean.onnx
 """
 
 import sys

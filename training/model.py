@@ -2,15 +2,15 @@
 
 One step maps (current frame, previous frame, recurrent state), packed on the chroma grid, to a
 residual over the bicubic x4 upscale of every plane, and the next state (contract in
-models/README.md). PixelNet (v5, shipped) computes luma at low-res luma resolution; NtireSR
-(v1-v4) computed everything on the chroma grid, at half the low-res luma size.
+models/README.md). PixelNet (v5, and v6, which ships: v5's network trained with RepConv) computes
+luma at low-res luma resolution; NtireSR (v1-v4) computed everything on the chroma grid, at half the low-res luma size.
 """
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reparam import RepConv, fuse
+from .reparam import RepConv, fuse
 
 IN_CH = 6  # 4 luma sub-pixels (space-to-depth 2, c = 2*dy + dx) + U + V
 OUT_CH = 96  # 64 luma sub-pixels (x8 of the grid) + 16 U + 16 V (x4 of the grid)

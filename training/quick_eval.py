@@ -1,7 +1,7 @@
 """Quick PyTorch check of a checkpoint on the val clips: PSNR-Y gain over bicubic per clip and QP.
 
-    python training/quick_eval.py training/runs/v2/final.pt [--frames 12] [--mirror]
-    python training/quick_eval.py A.pt B.pt ...   (the ensemble: their outputs averaged)
+    python -m training.quick_eval training/runs/v2/final.pt [--frames 12] [--mirror]
+    python -m training.quick_eval A.pt B.pt ...   (the ensemble: their outputs averaged)
 
 For choosing between checkpoints and architectures in minutes; the figures that count come
 through the plugin (evaluate.py). Output is rounded and clamped to 8 bits as the element does;
@@ -16,9 +16,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from clips import EVAL_QPS, clip_id, val_clips
-from model import load, pack, reconstruct
-from prepare_data import cache_clip
+from ntcommon.clips import EVAL_QPS, clip_id, val_clips
+from ntcommon.paths import DATA
+
+from .model import load, pack, reconstruct
+from .prepare_data import cache_clip
 
 CACHE = Path(__file__).resolve().parent / "cache-val"
 FRAMES = 40
@@ -28,10 +30,10 @@ def cached(name: str, plane: str, qp: int | None = None) -> np.ndarray:
     return np.load(CACHE / name / (f"qp{qp}_{plane}.npy" if qp else f"hr_{plane}.npy"))
 
 
-def prepare() -> list[str]:
-    """Caches the val clips (first call only); returns their names."""
+def prepare(data: Path = DATA) -> list[str]:
+    """Caches the val clips of the data folder `data` (first call only); returns their names."""
     names = []
-    for clip in val_clips():
+    for clip in val_clips(data):
         names.append(clip_id(clip.path))
         cache_clip(clip, FRAMES, CACHE / names[-1], EVAL_QPS)
     return names
@@ -87,9 +89,11 @@ def main() -> None:
                     help="zero state and prev_frame = frame on every frame (the recurrence's share)")
     ap.add_argument("--mirror", action="store_true",
                     help="average with the mirrored stream's output (the element's mirror-ensemble)")
+    ap.add_argument("--data", type=Path, default=DATA,
+                    help="the shared clips (default: $NTIRESR_DATA, else ../shared/data)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    names = prepare()
+    names = prepare(a.data)
     models = [load(c) for c in a.checkpoint]
     gains = {(n, qp): gain(models, n, qp, min(a.frames, FRAMES), not a.no_past, a.mirror)
              for n in names for qp in EVAL_QPS}

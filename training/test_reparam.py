@@ -1,7 +1,7 @@
 """Checks that a RepConv-trained PixelNet fuses into the plain network it exports as, and that
 the deployed rearrangement (deploy.py) computes the same function.
 
-    python training/test_reparam.py   (or pytest training/test_reparam.py)
+    python -m pytest training/test_reparam.py
 """
 
 import copy
@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deploy import DeployedPixelNet
-from model import PixelNet
-from reparam import RepConv, fuse
+from .deploy import DeployedPixelNet
+from .model import PixelNet
+from .reparam import RepConv, fuse
 
 
 def randomise(model: nn.Module) -> None:
@@ -56,10 +56,3 @@ def test_deployed_pixelnet_is_the_same_function():
         args = (torch.rand(1, 6, h, w), torch.rand(1, 6, h, w), torch.rand(1, 16, h, w) * 2 - 1)
         for a, b in zip(net(*args), deployed(*args)):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
-
-
-if __name__ == "__main__":
-    test_repconv_is_one_conv()
-    test_pixelnet_fuses_to_plain()
-    test_deployed_pixelnet_is_the_same_function()
-    print("ok")

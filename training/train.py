@@ -1,6 +1,6 @@
 """Train the ntiresr network on the cached degraded clips (see prepare_data.py).
 
-    python training/train.py --frames 360 --seed 2028 --minutes 85 --rep 64 --out training/runs/v6
+    python -m training.train --frames 360 --seed 2028 --minutes 85 --rep 64 --out training/runs/v6
 
 (PixelNet with RepConv training, as shipped; `--rep 0` trains v5's plain convs, `--arch cell`
 the v1-v4 network.)
@@ -19,11 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from clips import SOFT, TRAIN_QPS
-from model import NtireSR, PixelNet, gflop, pack, reconstruct
-from prepare_data import CACHE, NATIVE
-from reparam import RepConv
+from ntcommon.clips import SOFT, TRAIN_QPS
 
+from .model import NtireSR, PixelNet, gflop, pack, reconstruct
+from .prepare_data import CACHE, NATIVE
+from .reparam import RepConv
 
 SOFT_DB = 42.0  # the manifest's full-res clips lose 35-43 dB in a x2 down/up round trip
 

@@ -8,7 +8,7 @@ Target (the ground truth thqa is trained against; NOT a human opinion score):
 Degradations per clip (on its first F frames, default 16):
     pristine; Gaussian blur (5 sigmas); Gaussian noise (5 levels);
     H.265 constant QP {17,22,27,32,37,42,47,51}, low delay, at x1, x1/2 (Lanczos down) and x1/4
-    (the challenge degradation, training/degrade.py); the x1/2 and x1/4 decodes are kept at their
+    (the challenge degradation, ntcommon/degrade.py); the x1/2 and x1/4 decodes are kept at their
     low resolution AND upscaled to full size by bicubic; the x1/4 ones also by ntiresr (GStreamer
     element, plugin copied to --plugin-dir) and by a peer (FSRCNN-small / ESPCN, alternating by QP,
     via bench/methods.py).
@@ -20,28 +20,23 @@ Output, one file per clip variant (resumable: finished files are skipped):
     scale float32 [V], and the version names/families/sizes. With keep_dir (evaluate.py) the
     degraded raw I420 of every version is also written, at its native size.
 
-Usage: nice -n 5 .venv/bin/python training/thqa/dataset.py [--frames 16] [--minutes 35]
+Usage: nice -n 5 .venv/bin/python -m training.thqa.dataset [--frames 16] [--minutes 35]
+                    [--data DIR] [--peers DIR]
 """
 
 import argparse
 import json
-import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-for p in (ROOT / "training", ROOT / "bench"):  # appended: this folder's model.py etc. come first
-    if str(p) not in sys.path:
-        sys.path.append(str(p))
+from ntcommon import clips as clips_mod
+from ntcommon import degrade, gst, paths
 
-import clips as clips_mod  # noqa: E402  (training/clips.py)
-import degrade  # noqa: E402  (training/degrade.py)
+HERE = Path(__file__).resolve().parent
 
 G = 4  # patches per side: N = G*G
 P = 48  # patch size (even)
@@ -133,7 +128,7 @@ def noise(raw: bytes, w: int, h: int, sigma: float, seed: int) -> bytes:
 
 def transpose(raw: bytes, w: int, h: int) -> bytes:
     y, u, v = degrade.split_i420(raw, w, h)
-    t = lambda a: np.ascontiguousarray(a.transpose(0, 2, 1))  # noqa: E731
+    t = lambda a: np.ascontiguousarray(a.transpose(0, 2, 1))
     ty, tu, tv = t(y), t(u), t(v)
     return b"".join(ty[i].tobytes() + tu[i].tobytes() + tv[i].tobytes() for i in range(len(ty)))
 
@@ -155,10 +150,9 @@ def hevc(raw: bytes, w: int, h: int, factor: int, qp: int, out: Path) -> tuple[b
 
 def ntiresr(hevc_path: Path, lw: int, lh: int, plugin_dir: Path) -> bytes:
     out = hevc_path.with_suffix(".ntiresr.yuv")
-    env = dict(os.environ, GST_PLUGIN_PATH=str(plugin_dir))
-    pipe = (f"filesrc location={hevc_path} ! h265parse ! avdec_h265 ! ntiresr n-threads=1 ! "
-            f"video/x-raw,format=I420,width={4 * lw},height={4 * lh} ! filesink location={out}")
-    p = subprocess.run(["gst-launch-1.0", "-q", *pipe.split()], env=env, capture_output=True)
+    env = gst.plugin_env(plugin_dir, keep=False)
+    cmd = gst.ntiresr_pipeline(hevc_path, lw, lh, out, props={"n-threads": 1})
+    p = subprocess.run(cmd, env=env, capture_output=True)
     if p.returncode:
         raise RuntimeError(f"ntiresr failed: {(p.stdout + p.stderr).decode()[-1500:]}")
     data = out.read_bytes()
@@ -169,12 +163,12 @@ def ntiresr(hevc_path: Path, lw: int, lh: int, plugin_dir: Path) -> bytes:
 _PEERS = {}
 
 
-def peer(name: str, raw: bytes, lw: int, lh: int) -> bytes:
-    import methods  # bench/methods.py
-    from frames import Video
+def peer(name: str, raw: bytes, lw: int, lh: int, peers: Path = paths.PEERS) -> bytes:
+    from bench import methods
+    from bench.frames import Video
 
     if name not in _PEERS:
-        _PEERS[name] = methods.Peer(name)
+        _PEERS[name] = methods.Peer(name, peers)
     return _PEERS[name].upscale(Video.from_raw(raw, lw, lh), Path("/dev/null")).raw()
 
 
@@ -199,7 +193,8 @@ def vmaf_frames(ref_path: Path, dist: bytes, w: int, h: int, tmp: Path) -> np.nd
 
 
 # ---------------------------------------------------------------- one clip variant
-def versions(ref: bytes, w: int, h: int, tmp: Path, plugin_dir: Path, seed: int, ntiresr_ok: bool):
+def versions(ref: bytes, w: int, h: int, tmp: Path, plugin_dir: Path, seed: int, ntiresr_ok: bool,
+             peers: Path = paths.PEERS):
     """Yield (name, family, raw, vw, vh, full-size raw for VMAF or None=same as raw)."""
     yield "pristine", "pristine", ref, w, h, None
     for s in BLUR_SIGMAS:
@@ -223,11 +218,11 @@ def versions(ref: bytes, w: int, h: int, tmp: Path, plugin_dir: Path, seed: int,
         if ntiresr_ok:
             yield f"x4-qp{qp}-ntiresr", "codec-x4-ntiresr", ntiresr(hp, lw, lh, plugin_dir), w, h, None
         name = PEERS[k % len(PEERS)]
-        yield f"x4-qp{qp}-{name}", "codec-x4-peer", peer(name, dec, lw, lh), w, h, None
+        yield f"x4-qp{qp}-{name}", "codec-x4-peer", peer(name, dec, lw, lh, peers), w, h, None
 
 
 def build(clip, name: str, transposed: bool, frames: int, out: Path, plugin_dir: Path,
-          keep_dir: Path | None = None, seed: int = 0) -> None:
+          keep_dir: Path | None = None, seed: int = 0, peers: Path = paths.PEERS) -> None:
     """Degrade one clip variant, score every frame with VMAF, write `out` (.npz)."""
     t0 = time.time()
     ref = degrade.ground_truth(clip, frames)
@@ -237,8 +232,7 @@ def build(clip, name: str, transposed: bool, frames: int, out: Path, plugin_dir:
     fsize = w * h * 3 // 2
     frames = len(ref) // fsize
     rng = np.random.default_rng(seed + 12345)
-    ntiresr_ok = subprocess.run(["gst-inspect-1.0", "ntiresr"], capture_output=True,
-                                env=dict(os.environ, GST_PLUGIN_PATH=str(plugin_dir))).returncode == 0
+    ntiresr_ok = gst.has_element("ntiresr", gst.plugin_env(plugin_dir, keep=False))
     if not ntiresr_ok:
         print(f"warning: no ntiresr element in {plugin_dir}; skipping ntiresr versions", flush=True)
     names, fams, sizes, targets, patches = [], [], [], [], []
@@ -247,7 +241,8 @@ def build(clip, name: str, transposed: bool, frames: int, out: Path, plugin_dir:
         tmp = Path(td)
         ref_path = tmp / "ref.yuv"
         ref_path.write_bytes(ref)
-        for vname, fam, raw, vw, vh, full in versions(ref, w, h, tmp, plugin_dir, seed, ntiresr_ok):
+        for vname, fam, raw, vw, vh, full in versions(ref, w, h, tmp, plugin_dir, seed, ntiresr_ok,
+                                                      peers):
             v = vmaf_frames(ref_path, full if full is not None else raw, w, h, tmp)
             if len(v) != frames:
                 raise RuntimeError(f"{name}/{vname}: {len(v)} VMAF frames, expected {frames}")
@@ -279,7 +274,7 @@ def build(clip, name: str, transposed: bool, frames: int, out: Path, plugin_dir:
           flush=True)
 
 
-def train_variants(data: Path = clips_mod.DATA):
+def train_variants(data: Path = paths.DATA):
     """(clip, name, transposed) for every training clip at its own size (crop only, no prescale),
     plus transposed variants of TRANSPOSED; ordered so that an early stop still leaves a mix."""
     out = []
@@ -311,10 +306,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=CACHE / "train")
     ap.add_argument("--only", nargs="*", help="clip names (e.g. B18 A04T)")
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--data", type=Path, default=paths.DATA,
+                    help="the shared clips (default: $NTIRESR_DATA, else ../shared/data)")
+    ap.add_argument("--peers", type=Path, default=paths.PEERS,
+                    help="the peer models (default: $NTIRESR_PEERS, else ../shared/peers)")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    for k, (clip, name, tr) in enumerate(train_variants()):
+    for k, (clip, name, tr) in enumerate(train_variants(a.data)):
         if a.only and name not in a.only:
             continue
         out = a.out / f"{name}.npz"
@@ -323,7 +322,7 @@ def main() -> None:
         if time.time() - t0 > a.minutes * 60:
             print(f"time limit reached; stopping before {name}", flush=True)
             break
-        build(clip, name, tr, a.frames, out, a.plugin_dir, seed=a.seed + 100 * k)
+        build(clip, name, tr, a.frames, out, a.plugin_dir, seed=a.seed + 100 * k, peers=a.peers)
     print(f"done in {time.time() - t0:.0f}s; {len(list(a.out.glob('*.npz')))} clip files", flush=True)
 
 

@@ -16,30 +16,34 @@ Scorers:
 The degraded val videos are made once (dataset.build with keep_dir) under cache/val/.
 Results: results/val-<scorer>.json and .md.
 
-Usage: nice -n 5 .venv/bin/python training/thqa/evaluate.py --scorer onnxruntime
-       .venv/bin/python training/thqa/evaluate.py --scorer element --plugin-dir <dir with a copy of libgstntiresr.so (it holds thqa)> \
+Usage: nice -n 5 .venv/bin/python -m training.thqa.evaluate --scorer onnxruntime
+       .venv/bin/python -m training.thqa.evaluate --scorer element --plugin-dir <dir with a copy of libgstntiresr.so (it holds thqa)> \
            [--element-props "model-location=$PWD/models/thqa.onnx"]
 """
 
 import argparse
 import json
-import os
 import re
+import shlex
 import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 
-import dataset
-from dataset import CACHE, HERE, ROOT, clips_mod, degrade
+from ntcommon import clips as clips_mod
+from ntcommon import degrade, gst
+from ntcommon.paths import DATA, PEERS, ROOT
+
+from . import dataset
+from .dataset import CACHE, HERE
 
 VAL_TRANSPOSED = ("A03",)
 
 
-def val_variants():
+def val_variants(data: Path = DATA):
     out = []
-    for clip in clips_mod.val_clips():
+    for clip in clips_mod.val_clips(data):
         cid = clips_mod.clip_id(clip.path)
         out.append((clip, cid, False))
         if cid in VAL_TRANSPOSED:
@@ -47,14 +51,15 @@ def val_variants():
     return out
 
 
-def make_val(frames: int, plugin_dir: Path, root: Path) -> list[dict]:
+def make_val(frames: int, plugin_dir: Path, root: Path, data: Path = DATA,
+             peers: Path = PEERS) -> list[dict]:
     """Build (or reuse) the degraded val videos; -> list of version records."""
     recs = []
-    for k, (clip, name, tr) in enumerate(val_variants()):
+    for k, (clip, name, tr) in enumerate(val_variants(data)):
         meta = root / "yuv" / f"{name}.json"
         if not meta.exists():
             dataset.build(clip, name, tr, frames, root / f"{name}.npz", plugin_dir,
-                          keep_dir=root / "yuv", seed=9000 + 100 * k)
+                          keep_dir=root / "yuv", seed=9000 + 100 * k, peers=peers)
         m = json.loads(meta.read_text())
         for v in m["versions"]:
             recs.append({"clip": name, "orientation": m["orientation"], "version": v["name"],
@@ -86,11 +91,8 @@ class ElementScorer:
     CLIP = re.compile(r"clip-score=\(g?double\)([-+0-9.eE]+|nan|inf)")
 
     def __init__(self, plugin_dir: Path | None, props: str):
-        self.env = dict(os.environ)
-        if plugin_dir:
-            self.env["GST_PLUGIN_PATH"] = os.pathsep.join(
-                p for p in (str(plugin_dir), os.environ.get("GST_PLUGIN_PATH")) if p)
-        self.props = props
+        self.env = gst.plugin_env(plugin_dir)
+        self.props = shlex.split(props)  # shell quoting: a model-location with spaces in quotes
 
     def __call__(self, rec) -> float:
         # The raw files are tightly packed I420. rawvideoparse's default layout pads every row
@@ -101,7 +103,7 @@ class ElementScorer:
         layout = [f"plane-strides=<{w},{cw},{cw}>", f"plane-offsets=<0,{w * h},{w * h + cw * ch}>",
                   f"frame-size={w * h + 2 * cw * ch}"]
         pipe = ["filesrc", f"location={rec['yuv']}", "!", "rawvideoparse", f"width={w}", f"height={h}",
-                "format=i420", "framerate=25/1", *layout, "!", "thqa", *self.props.split(), "!",
+                "format=i420", "framerate=25/1", *layout, "!", "thqa", *self.props, "!",
                 "fakesink"]
         p = subprocess.run(["gst-launch-1.0", "-m", *pipe], env=self.env, capture_output=True,
                            text=True)
@@ -174,9 +176,13 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=CACHE / "val")
     ap.add_argument("--results", type=Path, default=HERE / "results")
     ap.add_argument("--make-only", action="store_true", help="only build the val videos and targets")
+    ap.add_argument("--data", type=Path, default=DATA,
+                    help="the shared clips (default: $NTIRESR_DATA, else ../shared/data)")
+    ap.add_argument("--peers", type=Path, default=PEERS,
+                    help="the peer models (default: $NTIRESR_PEERS, else ../shared/peers)")
     a = ap.parse_args()
     t0 = time.time()
-    recs = make_val(a.frames, a.ntiresr_plugin_dir, a.cache)
+    recs = make_val(a.frames, a.ntiresr_plugin_dir, a.cache, a.data, a.peers)
     print(f"{len(recs)} val clips ready ({time.time() - t0:.0f}s)", flush=True)
     if a.make_only:
         return

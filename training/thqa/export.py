@@ -7,7 +7,7 @@ the patches are random (seeded) patches of the first frame of a train clip, Gaus
 (sigma 1) plus Gaussian noise (sigma 0.003), scale 0.25 (a mid-range score, away from the flat
 ends of the sigmoid).
 
-Usage: .venv/bin/python training/thqa/export.py [--ckpt training/thqa/cache/ckpt/last.pt]
+Usage: .venv/bin/python -m training.thqa.export [--ckpt training/thqa/cache/ckpt/last.pt] [--data DIR]
 """
 
 import argparse
@@ -21,16 +21,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dataset import CACHE, N, P, ROOT, clips_mod
-from model import THQA, mflops, n_params
+from ntcommon.paths import DATA, ROOT
+
+from .dataset import CACHE, N, P
+from .model import THQA, mflops, n_params
 
 SAMPLE_CLIP = "B18_liveportrait_d0.mp4"
 ALLOWED_OPS = {"Conv", "Relu", "LeakyRelu", "ReduceMean", "GlobalAveragePool", "Gemm", "MatMul",
                "Add", "Mul", "Concat", "Sigmoid", "Constant"}
 
 
-def sample_input(seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
-    path = clips_mod.DATA / "train" / SAMPLE_CLIP
+def sample_input(seed: int = 7, data: Path = DATA) -> tuple[np.ndarray, np.ndarray]:
+    path = data / "train" / SAMPLE_CLIP
     raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-frames:v", "1", "-pix_fmt", "gray",
                           "-f", "rawvideo", "-"], check=True, capture_output=True).stdout
     y = np.frombuffer(raw, np.uint8).reshape(512, 512).astype(np.float32) / 255.0
@@ -48,13 +50,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ckpt", type=Path, default=CACHE / "ckpt" / "last.pt")
     ap.add_argument("--out", type=Path, default=ROOT / "models" / "thqa.onnx")
+    ap.add_argument("--data", type=Path, default=DATA,
+                    help="the shared clips (default: $NTIRESR_DATA, else ../shared/data)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     model = THQA()
     ck = torch.load(a.ckpt, map_location="cpu")
     model.load_state_dict(ck["model"])
     model.eval()
-    patches, scale = sample_input()
+    patches, scale = sample_input(data=a.data)
     with torch.no_grad():
         ref = model(torch.from_numpy(patches), torch.from_numpy(scale)).numpy()
     torch.onnx.export(model, (torch.from_numpy(patches), torch.from_numpy(scale)), str(a.out),

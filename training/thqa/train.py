@@ -7,7 +7,7 @@ generalisation; the last checkpoint is the result (no selection on the val clips
 Time-boxed (--minutes) with a cosine learning-rate schedule over that time; checkpoints every
 --ckpt-minutes to cache/ckpt/ (resume with --resume).
 
-Usage: nice -n 5 .venv/bin/python training/thqa/train.py --minutes 16 --seed 2026
+Usage: nice -n 5 .venv/bin/python -m training.thqa.train --minutes 16 --seed 2026
 """
 
 import argparse
@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dataset import CACHE, N
-from model import THQA, mflops, n_params
+from .dataset import CACHE, N
+from .model import THQA, mflops, n_params
 
 HOLDOUT = ("A09", "A14", "B05", "B08")  # B05/B08: same person, kept together
 

@@ -1,10 +1,12 @@
-"""Which shared clips are used for what, as `../shared/data/MANIFEST.md` describes them."""
+"""Which shared clips are used for what, as the data folder's MANIFEST.md describes them.
+
+The data folder: `data` arguments, default paths.DATA ($NTIRESR_DATA, else ../shared/data).
+"""
 
 from pathlib import Path
 
-from degrade import Clip, make_clip
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from .degrade import Clip, make_clip
+from .paths import DATA
 
 # MANIFEST.md "detail" column: about half resolution. They are halved (Lanczos) before use in
 # training so that the truth carries real detail; in evaluation they are scored as they are.
