@@ -7,13 +7,10 @@
 
 use gst::prelude::*;
 
+mod common;
+use common::{uint_arg as arg, wait_for_end};
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let arg = |i: usize, default: u32| -> u32 {
-        std::env::args()
-            .nth(i)
-            .and_then(|a| a.parse().ok())
-            .unwrap_or(default)
-    };
     let (frames, width, height) = (arg(1, 200), arg(2, 1920), arg(3, 1080));
     gst::init()?;
     gstntiresr::plugin_register_static()?;
@@ -24,23 +21,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     .downcast::<gst::Pipeline>()
     .unwrap();
     pipeline.set_state(gst::State::Playing)?;
-    let msg = pipeline
-        .bus()
-        .unwrap()
-        .timed_pop_filtered(
-            gst::ClockTime::NONE,
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .unwrap();
+    let result = wait_for_end(&pipeline, || {});
     let q = pipeline.by_name("q").unwrap();
     let (stats, clip) = (
         q.property::<gst::Structure>("stats"),
         q.property::<f64>("clip-score"),
     );
     pipeline.set_state(gst::State::Null)?;
-    if let gst::MessageView::Error(e) = msg.view() {
-        return Err(format!("{}: {:?}", e.error(), e.debug()).into());
-    }
+    result?;
     println!("{width}x{height}, {frames} frames: clip-score {clip:.3}; {stats}");
     Ok(())
 }

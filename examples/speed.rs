@@ -13,13 +13,10 @@ use std::time::Instant;
 
 use gst::prelude::*;
 
+mod common;
+use common::{uint_arg as arg, wait_for_end};
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let arg = |i: usize, default: u32| -> u32 {
-        std::env::args()
-            .nth(i)
-            .and_then(|a| a.parse().ok())
-            .unwrap_or(default)
-    };
     let (frames, width, height, threads) = (arg(1, 60), arg(2, 480), arg(3, 270), arg(4, 0));
     let model = std::env::args()
         .nth(5)
@@ -49,22 +46,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None
     });
     pipeline.set_state(gst::State::Playing)?;
-    let bus = pipeline.bus().unwrap();
-    let msg = bus
-        .timed_pop_filtered(
-            gst::ClockTime::NONE,
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .unwrap();
+    let result = wait_for_end(&pipeline, || {});
     let elapsed = started.lock().unwrap().1.map(|t| t.elapsed());
     let stats = pipeline
         .by_name("sr")
         .unwrap()
         .property::<gst::Structure>("stats");
     pipeline.set_state(gst::State::Null)?;
-    if let gst::MessageView::Error(e) = msg.view() {
-        return Err(format!("{}: {:?}", e.error(), e.debug()).into());
-    }
+    result?;
     let elapsed = elapsed.ok_or("fewer than 5 frames came through")?;
     println!(
         "{width}x{height} -> {}x{}: {:.2} fps over {frames} frames, n-threads={threads}; {stats}",

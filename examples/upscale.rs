@@ -4,9 +4,11 @@
 //!
 //! The plugin is registered statically, so nothing needs installing. Progress goes to stderr.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use gst::prelude::*;
+
+mod common;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -28,22 +30,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ))?
     .downcast::<gst::Pipeline>()
     .unwrap();
-    let bus = pipeline.bus().unwrap();
     pipeline.set_state(gst::State::Playing)?;
     let started = Instant::now();
-    let result = loop {
-        let msg = bus.timed_pop_filtered(
-            Duration::from_millis(500).try_into().ok(),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        );
-        match msg.as_ref().map(|m| m.view()) {
-            Some(gst::MessageView::Eos(_)) => break Ok(()),
-            Some(gst::MessageView::Error(e)) => {
-                break Err(format!("{}: {:?}", e.error(), e.debug()));
-            }
-            _ => progress(&pipeline, started),
-        }
-    };
+    let result = common::wait_for_end(&pipeline, || progress(&pipeline, started));
     eprintln!();
     let stats = pipeline
         .by_name("sr")

@@ -1,34 +1,36 @@
 //! ntiresr: x4 super-resolution and H.265 artifact removal for talking-head video, as a
 //! GStreamer element run by tract on the CPU (or CUDA with the `cuda` feature), and `thqa`, a
 //! pass-through monitor that scores talking-head video quality live.
-#![allow(clippy::non_send_fields_in_send_ty, unused_doc_comments)]
+//!
+//! Elements: [`ntiresr`](ntiresr/imp/index.html) and [`thqa`](thqa/imp/index.html); their
+//! models are embedded, their contracts in `models/README.md` and `models/thqa.md`.
+
+// Each element's doc block (`/** element-...: */`, gst-plugins-rs style, read by hotdoc) stands
+// before its first `use`, where rustc does not attach it.
+#![allow(unused_doc_comments)]
 
 #[cfg(feature = "cuda")]
 extern crate tract_cuda;
 
 use gst::glib;
 
-pub mod bands;
-pub mod clip_score;
-pub mod continuity;
-pub mod mirror;
-pub mod network;
 mod ntiresr;
-pub mod onnx;
-pub mod patches;
-pub mod planes;
-pub mod quality;
-pub mod scale;
-pub mod stats;
-pub mod stream;
+mod onnx;
+mod stats;
 mod thqa;
-pub mod upscaler;
 
-/// The default model, embedded in the plugin (see `models/README.md`).
-pub const EMBEDDED_MODEL: &[u8] = include_bytes!("../models/ntiresr.onnx");
-
-/// The default quality model of `thqa`, embedded in the plugin (see `models/thqa.md`).
-pub const EMBEDDED_QUALITY_MODEL: &[u8] = include_bytes!("../models/thqa.onnx");
+/// Internals the integration tests drive directly; not an API.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::ntiresr::EMBEDDED_MODEL;
+    pub use crate::ntiresr::engine::network::{Backend, Network};
+    pub use crate::ntiresr::engine::planes::Plane;
+    pub use crate::ntiresr::engine::session::Session;
+    pub use crate::ntiresr::engine::upscaler::Upscaler;
+    pub use crate::onnx::ModelError;
+    pub use crate::thqa::EMBEDDED_MODEL as EMBEDDED_QUALITY_MODEL;
+    pub use crate::thqa::model::QualityModel;
+}
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     ntiresr::register(plugin)?;

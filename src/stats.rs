@@ -1,12 +1,13 @@
-//! Per-element processing statistics, exposed through the `stats` property.
+//! Processing statistics of either element, exposed through its `stats` property.
 
 use std::time::Duration;
 
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Stats {
-    /// Frames the network processed.
+    /// Frames processed (`ntiresr`: upscaled; `thqa`: scored).
     pub frames: u64,
-    /// Temporal-state resets (start, discont, gaps, flushes, new caps).
+    /// Resets of what the element carries from frame to frame (`ntiresr`: the temporal state;
+    /// `thqa`: the running scores).
     pub resets: u64,
     total: Duration,
     max: Duration,
@@ -29,6 +30,16 @@ impl Stats {
 
     pub fn max_ms(&self) -> f64 {
         self.max.as_secs_f64() * 1e3
+    }
+
+    /// The `stats` property's value: `frames`, `resets`, `mean-ms` and `max-ms`.
+    pub fn to_structure(&self, name: &str) -> gst::Structure {
+        gst::Structure::builder(name)
+            .field("frames", self.frames)
+            .field("resets", self.resets)
+            .field("mean-ms", self.mean_ms())
+            .field("max-ms", self.max_ms())
+            .build()
     }
 }
 

@@ -5,9 +5,9 @@ mod common;
 
 use common::data;
 use gst_video::prelude::*;
-use gstntiresr::network::{Backend, Network};
-use gstntiresr::planes::Plane;
-use gstntiresr::upscaler::Upscaler;
+use gstntiresr::testing::Plane;
+use gstntiresr::testing::Upscaler;
+use gstntiresr::testing::{Backend, Network};
 
 /// Steps `upscaler` on `buffer`, an I420 frame of `width x height` from [`common::frame`].
 fn step(upscaler: &mut Upscaler, buffer: &gst::Buffer, width: u32, height: u32) {
@@ -49,7 +49,7 @@ fn check_bands_match_whole_frame(network: &Network, width: u32, height: u32) {
 
 #[test]
 fn shipped_model_in_bands_matches_whole_frame() {
-    let network = Network::from_bytes("embedded", gstntiresr::EMBEDDED_MODEL).unwrap();
+    let network = Network::from_bytes("embedded", gstntiresr::testing::EMBEDDED_MODEL).unwrap();
     check_bands_match_whole_frame(&network, 480, 270);
 }
 
@@ -62,10 +62,10 @@ fn recurrent_test_model_in_bands_matches_whole_frame() {
 
 #[test]
 fn reach_of_the_test_model_is_measured() {
-    // tiny.onnx: three 3x3 convs at low-res luma resolution, a 3x3 conv on the grid and the
-    // 2x2 stride-2 read-out. A change in grid row r moves luma rows 2r..2r+1, the three convs
-    // carry it 3 luma rows further (grid rows r-2..r+2), the read-out keeps that, and the state
-    // it writes feeds the next step: one step reaches 2 grid rows.
+    // tiny.onnx is the retired NtireSR with 4 channels and one body block, all on the chroma
+    // grid: a 3x3 head and a 3x3 body conv, then a 1x1 tail writing the residual and the state.
+    // A change in grid row r reaches rows r-1..r+1 after the head and r-2..r+2 after the body;
+    // the 1x1 tail keeps that: one step reaches 2 grid rows.
     let network = Network::from_file(&data("tiny.onnx")).unwrap();
     assert_eq!(network.reach(), Some(2));
 }

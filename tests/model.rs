@@ -4,20 +4,15 @@ mod common;
 
 use std::path::Path;
 
-use common::data;
-use gstntiresr::network::{Backend, Network};
+use common::{data, read_sample};
+use gstntiresr::testing::{Backend, ModelError, Network, Session};
 
 /// Replays `<model>.sample.bin` (written by `training/export.py`): two recurrent steps from an
 /// empty state, compared with what PyTorch gave (max abs error <= 1e-3 in 0..1 units).
 fn check_parity(network: &Network, sample: &Path) {
-    let bytes = std::fs::read(sample).unwrap();
-    let word = |i: usize| u32::from_le_bytes(bytes[4 * i..4 * i + 4].try_into().unwrap()) as usize;
-    let (h, w, c) = (word(0), word(1), word(2));
+    let (words, floats) = read_sample(sample, 3);
+    let (h, w, c) = (words[0], words[1], words[2]);
     assert_eq!(c, network.state_channels());
-    let floats: Vec<f32> = bytes[12..]
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-        .collect();
     let (nf, nr, ns) = (6 * h * w, 96 * h * w, c * h * w);
     assert_eq!(floats.len(), 2 * nf + 2 * (nr + ns));
     let (f0, rest) = floats.split_at(nf);
@@ -26,7 +21,7 @@ fn check_parity(network: &Network, sample: &Path) {
     let (s1, rest) = rest.split_at(ns);
     let (r1, s2) = rest.split_at(nr);
 
-    let mut session = network.session((w, h), Backend::Cpu, 1).unwrap();
+    let mut session = Session::new(&network, (w, h), Backend::Cpu, 1).unwrap();
     let max_err = |a: &[f32], b: &[f32]| {
         a.iter()
             .zip(b)
@@ -47,7 +42,7 @@ fn check_parity(network: &Network, sample: &Path) {
 
 #[test]
 fn shipped_model_matches_pytorch() {
-    let network = Network::from_bytes("embedded", gstntiresr::EMBEDDED_MODEL).unwrap();
+    let network = Network::from_bytes("embedded", gstntiresr::testing::EMBEDDED_MODEL).unwrap();
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/ntiresr.sample.bin");
     check_parity(&network, &sample);
 }
@@ -60,25 +55,34 @@ fn test_model_matches_pytorch() {
 
 #[test]
 fn bad_models_are_named_and_explained() {
-    let missing = Network::from_file(&data("no-such-model.onnx"))
-        .unwrap_err()
-        .0;
+    let missing = Network::from_file(&data("no-such-model.onnx")).unwrap_err();
+    assert!(
+        matches!(
+            missing,
+            ModelError::Io {
+                not_found: true,
+                ..
+            }
+        ),
+        "{missing:?}"
+    );
+    let missing = missing.to_string();
     assert!(
         missing.contains("no-such-model.onnx") && missing.contains("cannot read"),
         "{missing}"
     );
 
-    let corrupt = Network::from_bytes("garbage.onnx", b"this is not a protobuf")
-        .unwrap_err()
-        .0;
+    let corrupt = Network::from_bytes("garbage.onnx", b"this is not a protobuf").unwrap_err();
+    assert!(matches!(corrupt, ModelError::Parse(_)), "{corrupt:?}");
+    let corrupt = corrupt.to_string();
     assert!(
         corrupt.contains("garbage.onnx") && corrupt.contains("ONNX"),
         "{corrupt}"
     );
 
-    let wrong = Network::from_file(&data("wrong_contract.onnx"))
-        .unwrap_err()
-        .0;
+    let wrong = Network::from_file(&data("wrong_contract.onnx")).unwrap_err();
+    assert!(matches!(wrong, ModelError::Contract(_)), "{wrong:?}");
+    let wrong = wrong.to_string();
     assert!(
         wrong.contains("wrong_contract.onnx") && wrong.contains("\"state\""),
         "{wrong}"
@@ -88,6 +92,8 @@ fn bad_models_are_named_and_explained() {
 #[test]
 fn cuda_backend_fails_cleanly_without_cuda() {
     let network = Network::from_file(&data("tiny.onnx")).unwrap();
-    let err = network.session((4, 4), Backend::Cuda, 1).unwrap_err().0;
+    let err = Session::new(&network, (4, 4), Backend::Cuda, 1)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("cuda"), "{err}");
 }

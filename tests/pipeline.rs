@@ -6,24 +6,8 @@ use common::*;
 use gst::prelude::*;
 
 /// Runs `description` to EOS or error; returns the error text, if any.
-fn run(description: &str) -> Result<gst::Element, String> {
-    init();
-    let pipeline = gst::parse::launch(description).unwrap();
-    let bus = pipeline.bus().unwrap();
-    // A failing state change (e.g. a bad model in start()) leaves its error on the bus.
-    let _ = pipeline.set_state(gst::State::Playing);
-    let msg = bus
-        .timed_pop_filtered(
-            gst::ClockTime::from_seconds(120),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .expect("pipeline neither finished nor failed in time");
-    let result = match msg.view() {
-        gst::MessageView::Error(e) => Err(format!("{} ({:?})", e.error(), e.debug())),
-        _ => Ok(()),
-    };
-    pipeline.set_state(gst::State::Null).unwrap();
-    result.map(|_| pipeline)
+fn run(description: &str) -> Result<gst::Bin, String> {
+    run_pipeline(description, |_| {})
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::path::Path;
 use common::*;
 use gst::prelude::*;
 use gst_video::VideoFormat;
-use gstntiresr::quality::QualityModel;
+use gstntiresr::testing::QualityModel;
 
 /// The small random-weight quality model (thqa contract, 4 patches of 16x16).
 fn tiny_quality_model() -> String {
@@ -27,31 +27,13 @@ fn raw_frame(format: VideoFormat, width: u32, height: u32, seed: u32) -> gst::Bu
 
 /// Runs `description` to EOS; returns the pipeline and every `thqa` message structure.
 fn run(description: &str) -> Result<(gst::Bin, Vec<gst::Structure>), String> {
-    init();
-    let pipeline = gst::parse::launch(description)
-        .unwrap()
-        .downcast::<gst::Bin>()
-        .unwrap();
-    let bus = pipeline.bus().unwrap();
-    let _ = pipeline.set_state(gst::State::Playing);
     let mut messages = vec![];
-    let result = loop {
-        let msg = bus
-            .timed_pop(gst::ClockTime::from_seconds(120))
-            .expect("pipeline neither finished nor failed in time");
-        match msg.view() {
-            gst::MessageView::Eos(_) => break Ok(()),
-            gst::MessageView::Error(e) => break Err(format!("{} ({:?})", e.error(), e.debug())),
-            gst::MessageView::Element(m) => {
-                if let Some(s) = m.structure().filter(|s| s.name() == "thqa") {
-                    messages.push(s.to_owned());
-                }
-            }
-            _ => {}
+    let pipeline = run_pipeline(description, |s| {
+        if s.name() == "thqa" {
+            messages.push(s.to_owned());
         }
-    };
-    pipeline.set_state(gst::State::Null).unwrap();
-    result.map(|_| (pipeline, messages))
+    })?;
+    Ok((pipeline, messages))
 }
 
 #[test]
@@ -207,17 +189,12 @@ fn bad_models_fail_with_their_path_and_reason() {
 #[test]
 fn shipped_quality_model_matches_pytorch() {
     let mut model =
-        QualityModel::from_bytes("embedded", gstntiresr::EMBEDDED_QUALITY_MODEL).unwrap();
+        QualityModel::from_bytes("embedded", gstntiresr::testing::EMBEDDED_QUALITY_MODEL).unwrap();
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/thqa.sample.bin");
-    let bytes = std::fs::read(&sample).unwrap();
-    let word = |i: usize| u32::from_le_bytes(bytes[4 * i..4 * i + 4].try_into().unwrap()) as usize;
-    let (n, p) = (word(0), word(1));
+    let (words, floats) = read_sample(&sample, 2);
+    let (n, p) = (words[0], words[1]);
     let (side, size) = model.grid();
     assert_eq!((n, p), (side * side, size), "sample and model disagree");
-    let floats: Vec<f32> = bytes[8..]
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-        .collect();
     assert_eq!(floats.len(), n * p * p + n + 1);
     let (patches, rest) = floats.split_at(n * p * p);
     let (scale, expect) = rest.split_at(n);

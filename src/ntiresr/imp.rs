@@ -1,4 +1,31 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The `ntiresr` subclass of `GstVideoFilter`.
+
+/**
+ * element-ntiresr:
+ *
+ * x4 super-resolution and H.265 artifact removal for talking-head video: I420 in, I420 at four
+ * times the width and height out, by a small causal recurrent network (an ONNX model run by
+ * tract; a trained model is embedded). The output for frame t uses frames up to t only and is
+ * pushed before frame t+1 is accepted; the temporal state is reset on a flush, a DISCONT buffer,
+ * a timestamp gap of more than 1.5 frames, new caps and stop.
+ *
+ * ## Example pipeline
+ * ```bash
+ * gst-launch-1.0 filesrc location=call_270p.mp4 ! qtdemux ! h265parse ! avdec_h265 \
+ *   ! ntiresr ! x264enc ! mp4mux ! filesink location=call_1080p.mp4
+ * ```
+ *
+ * ## Properties
+ * - `model-location` (string, unset): an ONNX model honouring the contract of
+ *   `models/README.md` instead of the embedded one.
+ * - `n-threads` (uint, 0 = every core): threads the network runs on, one band of rows each.
+ * - `backend` (`cpu` / `cuda`): where the network runs.
+ * - `mirror-ensemble` (bool, false): also run each frame mirrored and average the two.
+ * - `stats` (GstStructure, read-only): `frames`, `resets`, `mean-ms`, `max-ms`.
+ *
+ * Since: plugin-0.1.0
+ */
 
 use std::path::Path;
 use std::sync::{LazyLock, Mutex};
@@ -11,13 +38,14 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use super::Backend;
-use crate::continuity::Continuity;
-use crate::network::{self, Network};
-use crate::planes::{Plane, PlaneMut};
-use crate::scale;
+use super::caps::{self, FACTOR};
+use super::continuity::Continuity;
+use super::engine::network::{self, Network};
+use super::engine::planes::{Plane, PlaneMut};
+use super::engine::upscaler::Upscaler;
+use super::{Backend, EMBEDDED_MODEL};
+use crate::onnx;
 use crate::stats::Stats;
-use crate::upscaler::Upscaler;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -30,12 +58,27 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 /// Reported processing latency when the framerate is variable or unknown.
 const FALLBACK_LATENCY: gst::ClockTime = gst::ClockTime::from_mseconds(40);
 
-#[derive(Debug, Clone, Default)]
+const DEFAULT_N_THREADS: u32 = 0;
+const DEFAULT_BACKEND: Backend = Backend::Cpu;
+const DEFAULT_MIRROR_ENSEMBLE: bool = false;
+
+#[derive(Debug, Clone)]
 struct Settings {
     model_location: Option<String>,
     n_threads: u32,
     backend: Backend,
     mirror_ensemble: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            model_location: None,
+            n_threads: DEFAULT_N_THREADS,
+            backend: DEFAULT_BACKEND,
+            mirror_ensemble: DEFAULT_MIRROR_ENSEMBLE,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -78,10 +121,10 @@ impl ObjectImpl for NtireSr {
                         "Threads the network runs on (0: all cores); on the CPU each runs its own band of rows",
                     )
                     .maximum(256)
-                    .default_value(0)
+                    .default_value(DEFAULT_N_THREADS)
                     .mutable_ready()
                     .build(),
-                glib::ParamSpecEnum::builder_with_default("backend", Backend::Cpu)
+                glib::ParamSpecEnum::builder_with_default("backend", DEFAULT_BACKEND)
                     .nick("Backend")
                     .blurb("Where the network runs")
                     .mutable_ready()
@@ -93,7 +136,7 @@ impl ObjectImpl for NtireSr {
                          its own temporal state) and average the two: slightly better quality \
                          (about +0.03 dB PSNR-Y) for twice the network time",
                     )
-                    .default_value(false)
+                    .default_value(DEFAULT_MIRROR_ENSEMBLE)
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
@@ -127,14 +170,14 @@ impl ObjectImpl for NtireSr {
             "n-threads" => settings.n_threads.to_value(),
             "backend" => settings.backend.to_value(),
             "mirror-ensemble" => settings.mirror_ensemble.to_value(),
-            "stats" => self.stats_structure().to_value(),
+            "stats" => self
+                .stats
+                .lock()
+                .unwrap()
+                .to_structure("application/x-ntiresr-stats")
+                .to_value(),
             _ => unreachable!("unknown property {}", pspec.name()),
         }
-    }
-
-    fn constructed(&self) {
-        self.parent_constructed();
-        self.obj().set_property("qos", true);
     }
 }
 
@@ -156,27 +199,26 @@ impl ElementImpl for NtireSr {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let caps = |min: i32, max: i32| {
+            let template_caps = |min: i32, max: i32| {
                 gst_video::VideoCapsBuilder::new()
                     .format(gst_video::VideoFormat::I420)
                     .width_range(min..=max)
                     .height_range(min..=max)
                     .build()
             };
-            let f = scale::FACTOR;
             vec![
                 gst::PadTemplate::new(
                     "sink",
                     gst::PadDirection::Sink,
                     gst::PadPresence::Always,
-                    &caps(scale::MIN_IN, scale::MAX_IN),
+                    &template_caps(caps::MIN_IN, caps::MAX_IN),
                 )
                 .unwrap(),
                 gst::PadTemplate::new(
                     "src",
                     gst::PadDirection::Src,
                     gst::PadPresence::Always,
-                    &caps(scale::MIN_IN * f, scale::MAX_IN * f),
+                    &template_caps(caps::MIN_IN * FACTOR, caps::MAX_IN * FACTOR),
                 )
                 .unwrap(),
             ]
@@ -193,11 +235,12 @@ impl BaseTransformImpl for NtireSr {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let location = self.settings.lock().unwrap().model_location.clone();
-        let network = match &location {
-            Some(path) => Network::from_file(Path::new(path)),
-            None => Network::from_bytes("(embedded default)", crate::EMBEDDED_MODEL),
-        }
-        .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ["{}", e]))?;
+        let network = onnx::load(
+            location.as_deref().map(Path::new),
+            EMBEDDED_MODEL,
+            Network::from_bytes,
+        )
+        .map_err(|e| e.to_error_message())?;
         gst::info!(
             CAT,
             imp = self,
@@ -224,17 +267,7 @@ impl BaseTransformImpl for NtireSr {
         caps: &gst::Caps,
         filter: Option<&gst::Caps>,
     ) -> Option<gst::Caps> {
-        let to_output = direction == gst::PadDirection::Sink;
-        let mut out = gst::Caps::new_empty();
-        for s in caps.iter() {
-            let mut s = s.to_owned();
-            let ok = ["width", "height"]
-                .iter()
-                .all(|f| map_dimension(&mut s, f, to_output));
-            if ok {
-                out.get_mut().unwrap().append_structure(s);
-            }
-        }
+        let out = caps::transform(caps, direction == gst::PadDirection::Sink);
         gst::debug!(CAT, imp = self, "{direction:?} {caps} -> {out}");
         Some(match filter {
             Some(f) => f.intersect_with_mode(&out, gst::CapsIntersectMode::First),
@@ -326,7 +359,7 @@ impl VideoFilterImpl for NtireSr {
         );
         debug_assert_eq!(
             (out_info.width() as usize, out_info.height() as usize),
-            (w * 4, h * 4)
+            (w * FACTOR as usize, h * FACTOR as usize)
         );
         drop(state);
         let _ = self
@@ -384,16 +417,6 @@ impl VideoFilterImpl for NtireSr {
 }
 
 impl NtireSr {
-    fn stats_structure(&self) -> gst::Structure {
-        let stats = self.stats.lock().unwrap().clone();
-        gst::Structure::builder("application/x-ntiresr-stats")
-            .field("frames", stats.frames)
-            .field("resets", stats.resets)
-            .field("mean-ms", stats.mean_ms())
-            .field("max-ms", stats.max_ms())
-            .build()
-    }
-
     /// One frame duration: the element finishes frame t before it accepts frame t+1.
     fn own_latency(&self) -> gst::ClockTime {
         self.state
@@ -412,57 +435,4 @@ fn plane<'a>(frame: &'a gst_video::VideoFrameRef<&gst::BufferRef>, i: u32) -> Pl
         width: frame.comp_width(i) as usize,
         height: frame.comp_height(i) as usize,
     }
-}
-
-/// Rewrites a caps field `width` or `height` (fixed, range or list) to the other side's value;
-/// `false` if no value of the field is supported.
-fn map_dimension(s: &mut gst::Structure, field: &str, to_output: bool) -> bool {
-    let map_fixed = |v: i32| {
-        if to_output {
-            scale::upscaled(v, v).map(|(o, _)| o)
-        } else {
-            scale::downscaled(v, v).map(|(i, _)| i)
-        }
-    };
-    let Ok(value) = s.value(field) else {
-        // An unconstrained side: allow the whole supported range.
-        let (lo, hi) = scale::map_range(1, i32::MAX, to_output).unwrap();
-        s.set(field, gst::IntRange::new(lo, hi));
-        return true;
-    };
-    if let Ok(v) = value.get::<i32>() {
-        return map_fixed(v).map(|v| s.set(field, v)).is_some();
-    }
-    if let Ok(r) = value.get::<gst::IntRange<i32>>() {
-        return match scale::map_range(r.min(), r.max(), to_output) {
-            Some((lo, hi)) if lo == hi => {
-                s.set(field, lo);
-                true
-            }
-            Some((lo, hi)) => {
-                s.set(field, gst::IntRange::new(lo, hi));
-                true
-            }
-            None => false,
-        };
-    }
-    if let Ok(list) = value.get::<gst::List>() {
-        let mapped: Vec<glib::SendValue> = list
-            .iter()
-            .filter_map(|v| v.get::<i32>().ok().and_then(map_fixed))
-            .map(|v| v.to_send_value())
-            .collect();
-        return match mapped.len() {
-            0 => false,
-            1 => {
-                s.set_value(field, mapped[0].clone());
-                true
-            }
-            _ => {
-                s.set(field, gst::List::from_values(mapped));
-                true
-            }
-        };
-    }
-    false
 }

@@ -3,7 +3,13 @@
 use gst::glib;
 use gst::prelude::*;
 
+mod caps;
+mod continuity;
+pub(crate) mod engine;
 mod imp;
+
+/// The default model, embedded in the plugin (see `models/README.md`).
+pub const EMBEDDED_MODEL: &[u8] = include_bytes!("../../models/ntiresr.onnx");
 
 glib::wrapper! {
     pub struct NtireSr(ObjectSubclass<imp::NtireSr>)

@@ -1,6 +1,34 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The `thqa` subclass of `GstVideoFilter`: buffers pass untouched (in place, never written);
 //! every `interval` frames the luma is scored and the running scores go to properties and to
 //! `thqa` element messages.
+
+/**
+ * element-thqa:
+ *
+ * A pass-through talking-head quality monitor: buffers go through untouched (in place, never
+ * written, never copied) and no latency is added, while every `interval`-th frame's luma is
+ * scored from 0 (bad) to 5 (looks like the original) by a small no-reference network (an ONNX
+ * model run by tract; a trained model is embedded). It predicts VMAF / 20 of the picture shown at
+ * the original's size (see `models/thqa.md`).
+ *
+ * ## Example pipeline
+ * ```bash
+ * gst-launch-1.0 -m filesrc location=call_270p.mp4 ! qtdemux ! h265parse ! avdec_h265 \
+ *   ! thqa name=before ! ntiresr ! thqa name=after ! x264enc ! mp4mux ! filesink location=out.mp4
+ * ```
+ *
+ * ## Properties
+ * - `model-location` (string, unset): a quality model instead of the embedded one.
+ * - `interval` (uint, 1): score one frame out of this many.
+ * - `window` (uint, 250): span of the moving average, in scored frames.
+ * - `message-interval` (uint, 1): a `thqa` element message every this many scored frames
+ *   (0: only the final one at end of stream).
+ * - `score`, `clip-score`, `ema-score` (double, read-only, -1 before the first score).
+ * - `stats` (GstStructure, read-only): `frames`, `resets`, `mean-ms`, `max-ms`.
+ *
+ * Since: plugin-0.1.0
+ */
 
 use std::path::Path;
 use std::sync::{LazyLock, Mutex};
@@ -15,9 +43,11 @@ use gst_video::VideoFormat;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use crate::clip_score::ClipScore;
-use crate::patches::{LumaLayout, LumaView};
-use crate::quality::{MAX_SCORE, QualityModel};
+use super::EMBEDDED_MODEL;
+use super::clip_score::ClipScore;
+use super::model::{MAX_SCORE, QualityModel};
+use super::patches::{LumaLayout, LumaView};
+use crate::onnx;
 use crate::stats::Stats;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -223,16 +253,12 @@ impl ObjectImpl for Thqa {
             "score" => or_none(self.scores.lock().unwrap().last),
             "clip-score" => or_none(self.scores.lock().unwrap().mean()),
             "ema-score" => or_none(self.scores.lock().unwrap().ema()),
-            "stats" => {
-                let stats = self.stats.lock().unwrap().clone();
-                gst::Structure::builder("application/x-thqa-stats")
-                    .field("frames", stats.frames)
-                    .field("resets", stats.resets)
-                    .field("mean-ms", stats.mean_ms())
-                    .field("max-ms", stats.max_ms())
-                    .build()
-                    .to_value()
-            }
+            "stats" => self
+                .stats
+                .lock()
+                .unwrap()
+                .to_structure("application/x-thqa-stats")
+                .to_value(),
             _ => unreachable!("unknown property {}", pspec.name()),
         }
     }
@@ -295,11 +321,12 @@ impl BaseTransformImpl for Thqa {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().clone();
-        let model = match &settings.model_location {
-            Some(path) => QualityModel::from_file(Path::new(path)),
-            None => QualityModel::from_bytes("(embedded default)", crate::EMBEDDED_QUALITY_MODEL),
-        }
-        .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ["{}", e]))?;
+        let model = onnx::load(
+            settings.model_location.as_deref().map(Path::new),
+            EMBEDDED_MODEL,
+            QualityModel::from_bytes,
+        )
+        .map_err(|e| e.to_error_message())?;
         gst::info!(
             CAT,
             imp = self,

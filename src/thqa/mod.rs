@@ -3,7 +3,13 @@
 use gst::glib;
 use gst::prelude::*;
 
+mod clip_score;
 mod imp;
+pub(crate) mod model;
+mod patches;
+
+/// The default quality model, embedded in the plugin (see `models/thqa.md`).
+pub const EMBEDDED_MODEL: &[u8] = include_bytes!("../../models/thqa.onnx");
 
 glib::wrapper! {
     pub struct Thqa(ObjectSubclass<imp::Thqa>)

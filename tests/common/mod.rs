@@ -1,7 +1,7 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use gst_video::prelude::*;
@@ -83,4 +83,49 @@ pub fn element() -> gst::Element {
 /// Bytes of a mapped buffer.
 pub fn bytes(buffer: &gst::Buffer) -> Vec<u8> {
     buffer.map_readable().unwrap().as_slice().to_vec()
+}
+
+/// A parity sample (written by the export scripts): `header` little-endian u32 words, then f32s.
+pub fn read_sample(path: &Path, header: usize) -> (Vec<usize>, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let (head, body) = bytes.split_at(4 * header);
+    let word = |b: &[u8]| u32::from_le_bytes(b.try_into().unwrap()) as usize;
+    let floats = body
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    (head.chunks_exact(4).map(word).collect(), floats)
+}
+
+/// Runs `description` to end of stream or error (the error's text then), handing every element
+/// message's structure to `on_message`; returns the pipeline, stopped.
+pub fn run_pipeline(
+    description: &str,
+    mut on_message: impl FnMut(&gst::StructureRef),
+) -> Result<gst::Bin, String> {
+    init();
+    let pipeline = gst::parse::launch(description)
+        .unwrap()
+        .downcast::<gst::Bin>()
+        .unwrap();
+    let bus = pipeline.bus().unwrap();
+    // A failing state change (e.g. a bad model in start()) leaves its error on the bus.
+    let _ = pipeline.set_state(gst::State::Playing);
+    let result = loop {
+        let msg = bus
+            .timed_pop(gst::ClockTime::from_seconds(120))
+            .expect("pipeline neither finished nor failed in time");
+        match msg.view() {
+            gst::MessageView::Eos(_) => break Ok(()),
+            gst::MessageView::Error(e) => break Err(format!("{} ({:?})", e.error(), e.debug())),
+            gst::MessageView::Element(m) => {
+                if let Some(s) = m.structure() {
+                    on_message(s);
+                }
+            }
+            _ => {}
+        }
+    };
+    pipeline.set_state(gst::State::Null).unwrap();
+    result.map(|_| pipeline)
 }

@@ -4,7 +4,7 @@
 //! recurrent state) and averages the two residuals: the network's errors on the two differ, so
 //! their mean is closer to the truth than either.
 
-use crate::planes::{OUT_CHANNELS, Plane};
+use super::planes::{OUT_CHANNELS, Plane, RESIDUAL_LAYOUT};
 
 /// Writes `src` mirrored left-right into `out` (rows packed, stride = width) and returns it.
 pub fn mirror_plane<'a>(src: Plane, out: &'a mut Vec<u8>) -> Plane<'a> {
@@ -48,8 +48,9 @@ pub fn average_with_mirrored(
         width.div_ceil(2) == gw,
         "width {width} for a grid {gw} cells wide"
     );
-    // (first channel, block, output columns covered by the mirror)
-    for (first, block, columns) in [(0, 8, 4 * width), (64, 4, 4 * gw), (80, 4, 4 * gw)] {
+    // Output columns covered by the mirror: the luma's own, the whole grid's for chroma.
+    let columns = [4 * width, 4 * gw, 4 * gw];
+    for ((first, block), columns) in RESIDUAL_LAYOUT.into_iter().zip(columns) {
         for dy in 0..block {
             for dx in 0..block {
                 // Column block * x + dx maps to s - block * x: sub-pixel s % block of cell s / block - x.
@@ -89,7 +90,7 @@ mod tests {
         let (gw, gh) = grid;
         let n = gw * gh;
         let mut r = vec![0.0; OUT_CHANNELS * n];
-        for (index, first, block) in [(0, 0, 8), (1, 64, 4), (2, 80, 4)] {
+        for (index, (first, block)) in RESIDUAL_LAYOUT.into_iter().enumerate() {
             for gy in 0..gh {
                 for x in 0..gw {
                     for dy in 0..block {

@@ -1,10 +1,11 @@
 //! One I420 frame in, one x4 I420 frame out: the network's residual (of the frame, or averaged
 //! with that of its mirror image) and the composition.
 
-use crate::mirror;
-use crate::network::{Backend, ModelError, Network, resolve_threads};
-use crate::planes::{self, Plane, PlaneMut};
-use crate::stream::Stream;
+use super::mirror;
+use super::network::{Backend, Network, resolve_threads};
+use super::planes::{self, Plane, PlaneMut};
+use super::stream::Stream;
+use crate::onnx::ModelError;
 
 /// Runs a [`Network`] on frames of one size, keeping the stream's temporal state.
 pub struct Upscaler {
@@ -55,7 +56,7 @@ impl Upscaler {
                         .build()
                 })
                 .transpose()
-                .map_err(|e| ModelError(format!("cannot start the mirror thread: {e}")))?;
+                .map_err(|e| ModelError::Run(format!("cannot start the mirror thread: {e}")))?;
             Some(Mirror {
                 stream: Stream::new(network, grid, backend, other)?,
                 planes: Default::default(),
@@ -148,7 +149,7 @@ impl Upscaler {
     /// Writes output plane `index` (0: Y, 1: U, 2: V): the bicubic x4 of `src` plus the residual
     /// of the last [`Self::step`].
     pub fn compose(&mut self, index: usize, src: Plane, dst: &mut PlaneMut) {
-        let (first_channel, block) = [(0, 8), (64, 4), (80, 4)][index];
+        let (first_channel, block) = planes::RESIDUAL_LAYOUT[index];
         planes::upscale_add(
             src,
             dst,

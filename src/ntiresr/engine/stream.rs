@@ -1,13 +1,15 @@
 //! One stream of frames through the network: packing and the network step, on the whole frame or
 //! in bands of rows.
 //!
-//! On the CPU with several threads, the frame is cut into bands of rows (see [`crate::bands`]),
+//! On the CPU with several threads, the frame is cut into bands of rows (see [`super::bands`]),
 //! each run by its own single-threaded network session on its own core: tract's multithreaded
 //! executor shares one convolution between cores far less well than two independent ones.
 
-use crate::bands::{self, Band};
-use crate::network::{Backend, ModelError, Network, Session};
-use crate::planes::{self, IN_CHANNELS, OUT_CHANNELS, Plane};
+use super::bands::{self, Band};
+use super::network::{Backend, Network};
+use super::planes::{self, IN_CHANNELS, OUT_CHANNELS, Plane};
+use super::session::Session;
+use crate::onnx::ModelError;
 
 /// Runs a [`Network`] on frames of one size, keeping one stream's temporal state.
 pub struct Stream {
@@ -44,7 +46,7 @@ impl Stream {
                 split
                     .into_iter()
                     .map(|band| {
-                        let session = network.session((grid.0, band.rows()), backend, 1)?;
+                        let session = Session::new(network, (grid.0, band.rows()), backend, 1)?;
                         Ok::<_, ModelError>((band, session))
                     })
                     .collect::<Result<Vec<_>, _>>()
@@ -57,7 +59,7 @@ impl Stream {
                     input: 0..grid.1,
                     own: 0..grid.1,
                 };
-                vec![(whole, network.session(grid, backend, threads)?)]
+                vec![(whole, Session::new(network, grid, backend, threads)?)]
             }
         };
         let cells = grid.0 * grid.1;
@@ -70,7 +72,7 @@ impl Stream {
                     .num_threads(n - 1)
                     .thread_name(|i| format!("ntiresr-band-{}", i + 1))
                     .build()
-                    .map_err(|e| ModelError(format!("cannot start the band threads: {e}")))?,
+                    .map_err(|e| ModelError::Run(format!("cannot start the band threads: {e}")))?,
             }),
         };
         Ok(Stream {
@@ -102,7 +104,7 @@ impl Stream {
         }
     }
 
-    /// Runs the network on `input` (Y, U, V); then [`Self::compose`] writes each output plane.
+    /// Runs the network on `input` (Y, U, V); [`Self::residual`] then holds its residual.
     pub fn step(&mut self, input: [Plane; 3]) -> Result<(), ModelError> {
         let [y, u, v] = input;
         assert_eq!(

@@ -10,6 +10,9 @@
 pub const IN_CHANNELS: usize = 6;
 /// Channels of the network residual: 64 luma (`8 * dy + dx`), 16 U and 16 V (`4 * dy + dx`).
 pub const OUT_CHANNELS: usize = 96;
+/// Where each output plane's residual lies in those channels, for Y, U and V: its first channel
+/// and the side of its block of sub-pixels per cell (channel `first + block * dy + dx`).
+pub const RESIDUAL_LAYOUT: [(usize, usize); 3] = [(0, 8), (64, 4), (80, 4)];
 
 /// A read-only 8-bit plane with its stride.
 #[derive(Clone, Copy)]

@@ -7,8 +7,8 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 use tract_onnx::tract_hir::internal::DimLike;
 
-use crate::network::{self, ModelError};
-use crate::patches::{self, LumaView};
+use super::patches::{self, LumaView};
+use crate::onnx::{self, ModelError};
 
 /// Input tensor names, in the order the model is fed.
 pub const INPUTS: [&str; 2] = ["patches", "scale"];
@@ -42,33 +42,13 @@ impl std::fmt::Debug for QualityModel {
 }
 
 impl QualityModel {
-    /// Reads the ONNX file at `path`.
-    pub fn from_file(path: &std::path::Path) -> Result<Self, ModelError> {
-        let (name, bytes) = crate::onnx::read(path)?;
-        Self::from_bytes(&name, &bytes)
-    }
-
     /// Parses ONNX `bytes`, checks the contract and plans the model; `name` is used in errors.
     pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<Self, ModelError> {
-        let err = |what: String| ModelError(format!("quality model {name}: {what}"));
-        let crate::onnx::Parsed {
-            model,
-            inputs,
-            outputs,
-        } = crate::onnx::parse(bytes, err)?;
-        if outputs != [OUTPUT] || inputs.len() != 2 {
-            return Err(err(format!(
-                "has inputs {inputs:?} and outputs {outputs:?}; expected {INPUTS:?} and [{OUTPUT:?}]"
-            )));
-        }
-        let position = |want: &str| {
-            inputs.iter().position(|n| n == want).ok_or_else(|| {
-                err(format!(
-                    "has no input tensor \"{want}\" (its inputs are {inputs:?})"
-                ))
-            })
-        };
-        let input_order = [position(INPUTS[0])?, position(INPUTS[1])?];
+        let what = format!("quality model {name}");
+        let err = |e: String| ModelError::Contract(format!("{what}: {e}"));
+        let parsed = onnx::parse(bytes, &what)?;
+        let (input_order, _) = parsed.order(INPUTS, [OUTPUT], &what)?;
+        let model = parsed.model;
         let dims: Option<Vec<usize>> = model.input_fact(input_order[0]).ok().and_then(|f| {
             f.shape
                 .dims()
@@ -112,7 +92,7 @@ impl QualityModel {
         };
         scorer
             .run(0.5)
-            .map_err(|e| ModelError(format!("{e} (on a test input)")))?;
+            .map_err(|e| ModelError::Contract(format!("{e} (on a test input)")))?;
         Ok(scorer)
     }
 
@@ -142,7 +122,7 @@ impl QualityModel {
             input.len()
         });
         if takes != patches.len() {
-            return Err(ModelError(format!(
+            return Err(ModelError::Run(format!(
                 "quality model {}: {} patch values given, the model takes {takes}",
                 self.name,
                 patches.len(),
@@ -153,12 +133,12 @@ impl QualityModel {
 
     /// Lets `fill` write the patch input (a new buffer if tract still holds the last one).
     fn fill_patches<R>(&mut self, fill: impl FnOnce(&mut [f32]) -> R) -> R {
-        network::fill_reused(&mut self.patches, fill)
+        onnx::fill_reused(&mut self.patches, fill)
     }
 
     /// Scores the patches already in the input buffer, with `scale` for every patch.
     fn run(&mut self, scale: f32) -> Result<f32, ModelError> {
-        let err = |what: String| ModelError(format!("quality model {}: {what}", self.name));
+        let err = |what: String| ModelError::Run(format!("quality model {}: {what}", self.name));
         let count = self.side * self.side;
         let scale = Tensor::from_shape(&[count, 1], &vec![scale; count]).expect("scale tensor");
         let mut inputs: TVec<TValue> = tvec![TValue::from_const(Arc::new(scale)); 2];

@@ -1,0 +1,173 @@
+//! Loads an ntiresr ONNX network and checks it against the contract of `models/README.md`;
+//! [`super::session::Session`] runs it frame by frame.
+
+use std::fmt;
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid;
+use tract_onnx::tract_hir::internal::DimLike;
+
+use super::planes::IN_CHANNELS;
+use super::session::Session;
+use crate::onnx::{self, ModelError};
+
+/// Input tensor names, in the order the network is fed.
+pub const INPUTS: [&str; 3] = ["frame", "prev_frame", "state"];
+/// Output tensor names, in the order they are read.
+pub const OUTPUTS: [&str; 2] = ["residual", "state_out"];
+
+/// Where the network runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    #[default]
+    Cpu,
+    Cuda,
+}
+
+/// A parsed network whose tensor names and channel counts match the contract.
+pub struct Network {
+    pub(super) name: String,
+    pub(super) model: InferenceModel,
+    /// Positions of `INPUTS` among the model's inputs, and of `OUTPUTS` among its outputs.
+    pub(super) input_order: [usize; 3],
+    pub(super) output_order: [usize; 2],
+    pub(super) state_channels: usize,
+    /// How many grid rows one step carries an input's influence, if it is local (see [`reach`]).
+    reach: Option<usize>,
+}
+
+impl fmt::Debug for Network {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Network")
+            .field("name", &self.name)
+            .field("state_channels", &self.state_channels)
+            .finish()
+    }
+}
+
+impl Network {
+    /// Reads the ONNX file at `path`.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, ModelError> {
+        onnx::load(Some(path), &[], Self::from_bytes)
+    }
+
+    /// Parses ONNX `bytes`; `name` (a file name, or "embedded model") is used in every error.
+    pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<Self, ModelError> {
+        let what = format!("model {name}");
+        let parsed = onnx::parse(bytes, &what)?;
+        let (input_order, output_order) = parsed.order(INPUTS, OUTPUTS, &what)?;
+        let model = parsed.model;
+        let state_dim = model
+            .input_fact(input_order[2])
+            .ok()
+            .and_then(|f| f.shape.dims().nth(1).cloned())
+            .and_then(|d| d.concretize())
+            .and_then(|d| d.to_usize().ok());
+        let state_channels = state_dim.ok_or_else(|| {
+            ModelError::Contract(format!(
+                "{what}: input \"state\" must declare a fixed channel count [1, C, h, w]"
+            ))
+        })?;
+        let mut net = Network {
+            name: name.to_string(),
+            model,
+            input_order,
+            output_order,
+            state_channels,
+            reach: None,
+        };
+        net.check_shapes()?;
+        net.reach = reach(&net);
+        Ok(net)
+    }
+
+    /// The model's name as used in messages (its path, or "embedded model").
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Channels of the recurrent state tensor.
+    pub fn state_channels(&self) -> usize {
+        self.state_channels
+    }
+
+    /// How many grid rows away one step carries any input's influence to its outputs, measured
+    /// when the model was loaded; `None` if the model is not local enough to run in bands.
+    pub fn reach(&self) -> Option<usize> {
+        self.reach
+    }
+
+    /// Runs the model once on a tiny grid and checks every output shape and value.
+    fn check_shapes(&mut self) -> Result<(), ModelError> {
+        let mut session = Session::new(self, (3, 2), Backend::Cpu, 1)?;
+        session.pack_with(|f| f.fill(0.5));
+        session.step()?;
+        Ok(())
+    }
+}
+
+/// Rows either side of a perturbed row within which [`reach`] looks for its influence.
+const REACH_SPAN: usize = 16;
+
+/// Measures how far one step of `net` carries an input's influence along the grid's rows: runs
+/// it on a `8 x (2 * REACH_SPAN + 1)` grid of pseudo-random values, then again with the middle row
+/// of the frame (and so of the previous frame), and then of the state, changed. The farthest
+/// output row that moved is the reach; `None` when it reaches the span's edge (a model with
+/// global or far-reaching ops) or the model cannot run on that grid.
+fn reach(net: &Network) -> Option<usize> {
+    let (w, h) = (8, 2 * REACH_SPAN + 1);
+    let mut session = Session::new(net, (w, h), Backend::Cpu, 1).ok()?;
+    let mut seed = 0x2545_f491_u32;
+    let mut noise = |n: usize| -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (seed >> 8) as f32 / (1 << 24) as f32
+            })
+            .collect()
+    };
+    let frame = noise(IN_CHANNELS * w * h);
+    let state: Vec<f32> = noise(net.state_channels * w * h)
+        .iter()
+        .map(|v| 2.0 * v - 1.0)
+        .collect();
+    let bump = |data: &[f32], channels: usize| -> Vec<f32> {
+        let mut data = data.to_vec();
+        for c in 0..channels {
+            for v in &mut data[(c * h + REACH_SPAN) * w..(c * h + REACH_SPAN + 1) * w] {
+                *v = 0.5 - 0.9 * (*v - 0.5);
+            }
+        }
+        data
+    };
+    let mut run = |frame: &[f32], state: &[f32]| -> Option<[Vec<f32>; 2]> {
+        session.reset();
+        session.pack_with(|f| f.copy_from_slice(frame));
+        session.state_mut_with(|s| s.copy_from_slice(state));
+        session.step().ok()?;
+        Some([
+            session.residual()?.to_vec(),
+            session.recurrent_state().to_vec(),
+        ])
+    };
+    let base = run(&frame, &state)?;
+    let moved_frame = run(&bump(&frame, IN_CHANNELS), &state)?;
+    let moved_state = run(&frame, &bump(&state, net.state_channels))?;
+    let mut farthest = 0;
+    for moved in [moved_frame, moved_state] {
+        for (a, b) in base.iter().zip(&moved) {
+            for (i, _) in a.iter().zip(b).enumerate().filter(|(_, (x, y))| x != y) {
+                farthest = farthest.max((i / w % h).abs_diff(REACH_SPAN));
+            }
+        }
+    }
+    (farthest < REACH_SPAN).then_some(farthest)
+}
+
+/// The thread count the `n-threads` property means: 0 is every core.
+pub fn resolve_threads(threads: usize) -> usize {
+    match threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
