@@ -33,6 +33,20 @@ impl ModelError {
         }
     }
 
+    /// The same error with `context` added to its message.
+    pub fn with_context(self, context: &str) -> ModelError {
+        let add = |message: String| format!("{message} ({context})");
+        match self {
+            ModelError::Io { message, not_found } => ModelError::Io {
+                message: add(message),
+                not_found,
+            },
+            ModelError::Parse(m) => ModelError::Parse(add(m)),
+            ModelError::Contract(m) => ModelError::Contract(add(m)),
+            ModelError::Run(m) => ModelError::Run(add(m)),
+        }
+    }
+
     /// The element error to post for it: a missing or unreadable file is a resource error, a
     /// model that cannot be used a library error; the message is the cause.
     pub fn to_error_message(&self) -> gst::ErrorMessage {
@@ -40,13 +54,13 @@ impl ModelError {
             ModelError::Io {
                 not_found: true, ..
             } => {
-                gst::error_msg!(gst::ResourceError::NotFound, ["{}", self])
+                gst::error_msg!(gst::ResourceError::NotFound, ("{}", self))
             }
-            ModelError::Io { .. } => gst::error_msg!(gst::ResourceError::OpenRead, ["{}", self]),
+            ModelError::Io { .. } => gst::error_msg!(gst::ResourceError::OpenRead, ("{}", self)),
             ModelError::Parse(_) | ModelError::Contract(_) => {
-                gst::error_msg!(gst::LibraryError::Settings, ["{}", self])
+                gst::error_msg!(gst::LibraryError::Settings, ("{}", self))
             }
-            ModelError::Run(_) => gst::error_msg!(gst::LibraryError::Failed, ["{}", self]),
+            ModelError::Run(_) => gst::error_msg!(gst::LibraryError::Failed, ("{}", self)),
         }
     }
 }

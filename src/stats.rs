@@ -9,6 +9,10 @@ pub struct Stats {
     /// Resets of what the element carries from frame to frame (`ntiresr`: the temporal state;
     /// `thqa`: the running scores).
     pub resets: u64,
+    /// `ntiresr`: frames whose network step failed (upscaled by plain bicubic instead).
+    pub failed: u64,
+    /// `ntiresr`: input buffers dropped because they did not hold a whole frame.
+    pub dropped: u64,
     total: Duration,
     max: Duration,
 }

@@ -80,3 +80,22 @@ fn a_model_that_is_not_local_runs_on_the_whole_frame() {
     assert_eq!(upscaler.band_count(), 1);
     step(&mut upscaler, &common::frame(96, 70, 0), 96, 70);
 }
+
+#[test]
+fn a_model_with_a_stride_2_conv_runs_bands_from_even_rows() {
+    // stride2.onnx (training/make_stride2_model.py): a stride-2 3x3 conv on the grid, brought
+    // back by nearest x2; a band starting on an odd row would sample other rows: a seam.
+    let network = Network::from_file(&data("stride2.onnx")).unwrap();
+    let locality = network.locality().expect("local");
+    assert_eq!(locality.period, 2, "{locality:?}");
+    // Grids of 35 and 37 rows: with the halo, one of them puts the second band's start on an
+    // odd row unless it is aligned.
+    check_bands_match_whole_frame(&network, 96, 70);
+    check_bands_match_whole_frame(&network, 96, 74);
+}
+
+#[test]
+fn plain_convolutions_have_period_one() {
+    let network = Network::from_file(&data("tiny.onnx")).unwrap();
+    assert_eq!(network.locality().map(|l| l.period), Some(1));
+}

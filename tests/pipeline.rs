@@ -46,6 +46,8 @@ fn corrupt_model_fails_with_its_path() {
     assert!(err.contains("ntiresr-corrupt.onnx"), "{err}");
 }
 
+// With the `cuda` feature the backend exists: these check the build without it.
+#[cfg(not(feature = "cuda"))]
 #[test]
 fn cuda_without_cuda_fails_cleanly() {
     let err = run(&format!(

@@ -36,7 +36,8 @@ pub fn map_range(min: i32, max: i32, to_output: bool) -> Option<(i32, i32)> {
         )
     } else {
         (
-            ((min.max(1) + FACTOR - 1) / FACTOR).max(MIN_IN),
+            // ceil(min / FACTOR) without the overflow of `min + FACTOR - 1` near i32::MAX.
+            ((min.max(1) - 1) / FACTOR + 1).max(MIN_IN),
             (max / FACTOR).min(MAX_IN),
         )
     };
@@ -135,5 +136,15 @@ mod tests {
         assert_eq!(map_range(100, 200, false), Some((25, 50)));
         assert_eq!(map_range(1, 20, false), None);
         assert_eq!(map_range(2000, 3000, true), None);
+    }
+
+    #[test]
+    fn absurd_ranges_neither_overflow_nor_wrap() {
+        let (big, max) = (i32::MAX - 1, i32::MAX);
+        assert_eq!(map_range(big, max, false), None);
+        assert_eq!(map_range(big, max, true), None);
+        assert_eq!(map_range(1, max, false), Some((MIN_IN, MAX_IN)));
+        assert_eq!(map_range(i32::MIN, max, true), Some((32, 7680)));
+        assert_eq!(map_range(max - 3, max, false), None);
     }
 }

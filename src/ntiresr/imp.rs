@@ -26,9 +26,8 @@
  *
  * Since: plugin-0.1.0
  */
-
 use std::path::Path;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Instant;
 
 use gst::glib;
@@ -81,18 +80,33 @@ impl Default for Settings {
     }
 }
 
+/// Consecutive frames whose network step may fail (each falling back to the plain bicubic
+/// upscale) before the element gives up with an error: one second of video at 25 fps.
+const MAX_FAILED_IN_A_ROW: u32 = 25;
+
+/// What the streaming thread keeps. Its lock is only ever held for moments: never across the
+/// network step, planning or a message post (an application's bus sync handler may query or set
+/// the element meanwhile).
 #[derive(Default)]
 struct State {
-    network: Option<Network>,
+    network: Option<Arc<Network>>,
+    /// Taken out while a frame runs through the network.
     upscaler: Option<Upscaler>,
+    in_info: Option<gst_video::VideoInfo>,
     continuity: Continuity,
-    frame_duration: Option<gst::ClockTime>,
+    failed_in_a_row: u32,
+    /// Whether this stream already posted its warning for a failed step / an invalid buffer.
+    warned_failed: bool,
+    warned_invalid: bool,
 }
 
 #[derive(Default)]
 pub struct NtireSr {
     settings: Mutex<Settings>,
     state: Mutex<State>,
+    /// One frame duration once caps are set: the latency the element adds. Apart from `state`
+    /// so that a latency query never waits for anything.
+    frame_duration: Mutex<Option<gst::ClockTime>>,
     stats: Mutex<Stats>,
 }
 
@@ -153,6 +167,29 @@ impl ObjectImpl for NtireSr {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        // Every writable property is read when the element starts (`mutable_ready`): once it
+        // runs, a change would silently do nothing, so it is refused.
+        if self.obj().current_state() > gst::State::Ready {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "property `{}` can only be changed in the NULL or READY state: ignored",
+                pspec.name()
+            );
+            let _ = self.obj().post_message(
+                gst::message::Warning::builder(
+                    gst::CoreError::StateChange,
+                    &format!(
+                        "ntiresr: property `{}` can only be changed in the NULL or READY state; \
+                         the change is ignored",
+                        pspec.name()
+                    ),
+                )
+                .src(&*self.obj())
+                .build(),
+            );
+            return;
+        }
         let mut settings = self.settings.lock().unwrap();
         match pspec.name() {
             "model-location" => settings.model_location = value.get().expect("type checked"),
@@ -170,12 +207,13 @@ impl ObjectImpl for NtireSr {
             "n-threads" => settings.n_threads.to_value(),
             "backend" => settings.backend.to_value(),
             "mirror-ensemble" => settings.mirror_ensemble.to_value(),
-            "stats" => self
-                .stats
-                .lock()
-                .unwrap()
-                .to_structure("application/x-ntiresr-stats")
-                .to_value(),
+            "stats" => {
+                let stats = self.stats.lock().unwrap();
+                let mut s = stats.to_structure("application/x-ntiresr-stats");
+                s.set("failed", stats.failed);
+                s.set("dropped", stats.dropped);
+                s.to_value()
+            }
             _ => unreachable!("unknown property {}", pspec.name()),
         }
     }
@@ -199,11 +237,13 @@ impl ElementImpl for NtireSr {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            // Progressive only: the network has no notion of fields.
             let template_caps = |min: i32, max: i32| {
                 gst_video::VideoCapsBuilder::new()
                     .format(gst_video::VideoFormat::I420)
                     .width_range(min..=max)
                     .height_range(min..=max)
+                    .field("interlace-mode", "progressive")
                     .build()
             };
             vec![
@@ -249,7 +289,7 @@ impl BaseTransformImpl for NtireSr {
             network.state_channels()
         );
         *self.state.lock().unwrap() = State {
-            network: Some(network),
+            network: Some(Arc::new(network)),
             ..Default::default()
         };
         *self.stats.lock().unwrap() = Stats::default();
@@ -258,6 +298,7 @@ impl BaseTransformImpl for NtireSr {
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         *self.state.lock().unwrap() = State::default();
+        *self.frame_duration.lock().unwrap() = None;
         Ok(())
     }
 
@@ -293,6 +334,51 @@ impl BaseTransformImpl for NtireSr {
         BaseTransformImplExt::parent_query(self, direction, query)
     }
 
+    /// Drops (and counts) an input buffer that does not hold a whole frame of the negotiated
+    /// caps: GstVideoFilter would warn and push its output buffer unwritten, an old picture with a
+    /// new timestamp.
+    fn transform(
+        &self,
+        inbuf: &gst::Buffer,
+        outbuf: &mut gst::BufferRef,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let info = self.state.lock().unwrap().in_info.clone();
+        if let Some(info) = info
+            && let Err(e) = gst_video::VideoFrameRef::from_buffer_ref_readable(inbuf, &info)
+        {
+            let first = {
+                let mut state = self.state.lock().unwrap();
+                state.continuity.restart();
+                !std::mem::replace(&mut state.warned_invalid, true)
+            };
+            self.stats.lock().unwrap().dropped += 1;
+            gst::warning!(
+                CAT,
+                imp = self,
+                "dropped an invalid buffer of {} bytes ({e}) at {:?}",
+                inbuf.size(),
+                inbuf.pts()
+            );
+            if first {
+                gst::element_imp_warning!(
+                    self,
+                    gst::StreamError::Format,
+                    (
+                        "ntiresr: dropped an input buffer of {} bytes that does not hold a \
+                         {}x{} frame of {} bytes (warned once per stream; `stats` counts them \
+                         in `dropped`)",
+                        inbuf.size(),
+                        info.width(),
+                        info.height(),
+                        info.size()
+                    )
+                );
+            }
+            return Ok(gst_base::BASE_TRANSFORM_FLOW_DROPPED);
+        }
+        self.parent_transform(inbuf, outbuf)
+    }
+
     fn sink_event(&self, event: gst::Event) -> bool {
         if matches!(
             event.view(),
@@ -314,18 +400,21 @@ impl VideoFilterImpl for NtireSr {
         out_info: &gst_video::VideoInfo,
     ) -> Result<(), gst::LoggableError> {
         let settings = self.settings.lock().unwrap().clone();
-        let mut state = self.state.lock().unwrap();
-        let (w, h) = (in_info.width() as usize, in_info.height() as usize);
-        let network = state
+        let network = self
+            .state
+            .lock()
+            .unwrap()
             .network
-            .as_ref()
+            .clone()
             .ok_or_else(|| gst::loggable_error!(CAT, "set_info before start"))?;
+        let (w, h) = (in_info.width() as usize, in_info.height() as usize);
         let backend = match settings.backend {
             Backend::Cpu => network::Backend::Cpu,
             Backend::Cuda => network::Backend::Cuda,
         };
+        // Planning takes a while: no lock is held meanwhile.
         let upscaler = Upscaler::new(
-            network,
+            &network,
             w,
             h,
             backend,
@@ -333,35 +422,40 @@ impl VideoFilterImpl for NtireSr {
             settings.mirror_ensemble,
         )
         .map_err(|e| {
-            gst::element_imp_error!(
-                self,
-                gst::LibraryError::Settings,
-                ["{} (caps {})", e, incaps]
-            );
+            let e = e.with_context(&format!("for caps {incaps}"));
+            self.post_error_message(e.to_error_message());
             gst::loggable_error!(CAT, "{e}")
         })?;
         let fps = in_info.fps();
-        state.frame_duration = (fps.numer() > 0)
+        let frame_duration = (fps.numer() > 0)
             .then(|| gst::ClockTime::SECOND.mul_div_floor(fps.denom() as u64, fps.numer() as u64))
             .flatten();
-        state.continuity = Continuity::new(state.frame_duration.map(|d| d.nseconds()));
         let bands = upscaler.band_count();
         let mirror = if upscaler.mirrored() {
             ", and mirrored"
         } else {
             ""
         };
-        state.upscaler = Some(upscaler);
+        match upscaler.whole_frame_because() {
+            Some(why) => gst::info!(CAT, imp = self, "whole frame at once: {why}"),
+            None => gst::info!(CAT, imp = self, "{bands} bands of rows"),
+        }
         gst::info!(
             CAT,
             imp = self,
-            "planned {w}x{h} in {bands} band(s) of rows{mirror}: {incaps} -> {outcaps}"
+            "planned {w}x{h}{mirror}: {incaps} -> {outcaps}"
         );
         debug_assert_eq!(
             (out_info.width() as usize, out_info.height() as usize),
             (w * FACTOR as usize, h * FACTOR as usize)
         );
-        drop(state);
+        {
+            let mut state = self.state.lock().unwrap();
+            state.upscaler = Some(upscaler);
+            state.in_info = Some(in_info.clone());
+            state.continuity = Continuity::new(frame_duration.map(|d| d.nseconds()));
+        }
+        *self.frame_duration.lock().unwrap() = frame_duration;
         let _ = self
             .obj()
             .post_message(gst::message::Latency::builder().src(&*self.obj()).build());
@@ -374,35 +468,33 @@ impl VideoFilterImpl for NtireSr {
         outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let started = Instant::now();
-        let mut state = self.state.lock().unwrap();
-        let state = &mut *state;
-        let upscaler = state
-            .upscaler
-            .as_mut()
-            .ok_or(gst::FlowError::NotNegotiated)?;
         let buffer = inframe.buffer();
-        let reset = state.continuity.next(
-            buffer.pts().map(|t| t.nseconds()),
-            buffer.duration().map(|t| t.nseconds()),
-            buffer.flags().contains(gst::BufferFlags::DISCONT),
-        );
+        let (mut upscaler, reset) = {
+            let mut state = self.state.lock().unwrap();
+            let upscaler = state.upscaler.take().ok_or(gst::FlowError::NotNegotiated)?;
+            let reset = state.continuity.next(
+                buffer.pts().map(|t| t.nseconds()),
+                buffer.duration().map(|t| t.nseconds()),
+                buffer.flags().contains(gst::BufferFlags::DISCONT),
+            );
+            (upscaler, reset)
+        };
         if let Some(reason) = reset {
             gst::debug!(CAT, imp = self, "temporal state reset: {reason:?}");
             upscaler.reset();
             self.stats.lock().unwrap().resets += 1;
         }
         let planes: [Plane; 3] = std::array::from_fn(|i| plane(inframe, i as u32));
-        upscaler.step(planes).map_err(|e| {
-            gst::element_imp_error!(self, gst::StreamError::Failed, ["{}", e]);
-            gst::FlowError::Error
-        })?;
+        let stepped = upscaler.step(planes);
+        let mut composed = Ok(());
         for (i, src) in planes.into_iter().enumerate() {
             let i = i as u32;
             let (width, height) = (outframe.comp_width(i), outframe.comp_height(i));
             let stride = outframe.plane_stride()[i as usize] as usize;
-            let data = outframe
-                .plane_data_mut(i)
-                .map_err(|_| gst::FlowError::Error)?;
+            let Ok(data) = outframe.plane_data_mut(i) else {
+                composed = Err(gst::FlowError::Error);
+                break;
+            };
             let mut dst = PlaneMut {
                 data,
                 stride,
@@ -411,7 +503,45 @@ impl VideoFilterImpl for NtireSr {
             };
             upscaler.compose(i as usize, src, &mut dst);
         }
-        self.stats.lock().unwrap().record(started.elapsed());
+        let (failed_in_a_row, first_failure) = {
+            let mut state = self.state.lock().unwrap();
+            state.upscaler = Some(upscaler);
+            state.failed_in_a_row = if stepped.is_ok() {
+                0
+            } else {
+                state.failed_in_a_row + 1
+            };
+            let first = stepped.is_err() && !std::mem::replace(&mut state.warned_failed, true);
+            (state.failed_in_a_row, first)
+        };
+        {
+            let mut stats = self.stats.lock().unwrap();
+            stats.record(started.elapsed());
+            stats.failed += u64::from(stepped.is_err());
+        }
+        composed?;
+        // No lock is held from here on: posting runs the application's bus sync handlers.
+        if let Err(e) = stepped {
+            gst::warning!(CAT, imp = self, "frame {:?}: {e}", buffer.pts());
+            if failed_in_a_row >= MAX_FAILED_IN_A_ROW {
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Failed,
+                    ("ntiresr: the network failed on {failed_in_a_row} frames in a row; \
+                         the last: {e}")
+                );
+                return Err(gst::FlowError::Error);
+            }
+            if first_failure {
+                gst::element_imp_warning!(
+                    self,
+                    gst::StreamError::Decode,
+                    ("ntiresr: a frame was upscaled by plain bicubic and the temporal state \
+                         reset, because {e} (warned once per stream; `stats` counts them in \
+                         `failed`)")
+                );
+            }
+        }
         Ok(gst::FlowSuccess::Ok)
     }
 }
@@ -419,10 +549,9 @@ impl VideoFilterImpl for NtireSr {
 impl NtireSr {
     /// One frame duration: the element finishes frame t before it accepts frame t+1.
     fn own_latency(&self) -> gst::ClockTime {
-        self.state
+        self.frame_duration
             .lock()
             .unwrap()
-            .frame_duration
             .unwrap_or(FALLBACK_LATENCY)
     }
 }

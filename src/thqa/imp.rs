@@ -29,7 +29,6 @@
  *
  * Since: plugin-0.1.0
  */
-
 use std::path::Path;
 use std::sync::{LazyLock, Mutex};
 use std::time::Instant;
@@ -427,7 +426,11 @@ impl VideoFilterImpl for Thqa {
             // A monitor must not stop the stream it watches: the frame passes, the user is told.
             Err(e) if !state.warned => {
                 state.warned = true;
-                gst::element_imp_warning!(self, gst::StreamError::Failed, ["{}", e]);
+                gst::element_imp_warning!(
+                    self,
+                    gst::StreamError::Failed,
+                    ("thqa: a frame could not be scored: {}", e)
+                );
             }
             Err(e) => gst::debug!(CAT, imp = self, "{e}"),
         }

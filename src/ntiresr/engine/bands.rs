@@ -21,15 +21,19 @@ impl Band {
     }
 }
 
-/// Splits `height` grid rows into at most `count` bands, each running on `halo` extra rows per
-/// side. Bands only pay off when each keeps at least `4 * halo` rows (the halo then costs at most
-/// half a band), so fewer (down to one, the whole frame) are used on short frames.
-pub fn split(height: usize, count: usize, halo: usize) -> Vec<Band> {
+/// Splits `height` grid rows into at most `count` bands, each running on at least `halo` extra
+/// rows per side, its input starting on a multiple of `period` (a model with a stride-2
+/// convolution on the grid sees the same rows only at the same parity). Bands only pay off when
+/// each keeps at least `4 * halo` rows (the halo then costs at most half a band), so fewer (down
+/// to one, the whole frame) are used on short frames.
+pub fn split(height: usize, count: usize, halo: usize, period: usize) -> Vec<Band> {
     let count = count.clamp(1, (height / (4 * halo).max(1)).max(1));
+    let period = period.max(1);
     (0..count)
         .map(|k| {
             let own = k * height / count..(k + 1) * height / count;
-            let input = own.start.saturating_sub(halo)..(own.end + halo).min(height);
+            let start = own.start.saturating_sub(halo) / period * period;
+            let input = start..(own.end + halo).min(height);
             Band { input, own }
         })
         .collect()
@@ -71,7 +75,7 @@ mod tests {
 
     #[test]
     fn bands_cover_the_frame_once_with_clamped_halos() {
-        let bands = split(135, 2, 5);
+        let bands = split(135, 2, 5, 1);
         assert_eq!(
             bands,
             [
@@ -86,7 +90,7 @@ mod tests {
             ]
         );
         for count in 1..6 {
-            let bands = split(541, count, 3);
+            let bands = split(541, count, 3, 1);
             assert_eq!(bands.len(), count);
             let owned: Vec<usize> = bands.iter().flat_map(|b| b.own.clone()).collect();
             assert_eq!(owned, (0..541).collect::<Vec<_>>());
@@ -94,11 +98,24 @@ mod tests {
     }
 
     #[test]
+    fn band_inputs_start_on_the_period() {
+        for bands in [split(135, 3, 5, 2), split(541, 5, 3, 4)] {
+            for band in &bands {
+                assert!(band.input.start <= band.own.start.saturating_sub(3));
+            }
+            assert!(bands.iter().all(|b| b.input.start % 2 == 0), "{bands:?}");
+        }
+        assert_eq!(split(135, 2, 5, 2)[1].input, 62..135);
+        assert_eq!(split(135, 2, 6, 2)[1].input, 60..135);
+        assert_eq!(split(541, 5, 3, 4)[1].input.start % 4, 0);
+    }
+
+    #[test]
     fn short_frames_use_fewer_bands() {
-        assert_eq!(split(135, 2, 40).len(), 1);
-        assert_eq!(split(135, 8, 5).len(), 6);
+        assert_eq!(split(135, 2, 40, 1).len(), 1);
+        assert_eq!(split(135, 8, 5, 1).len(), 6);
         assert_eq!(
-            split(1, 2, 0),
+            split(1, 2, 0, 1),
             [Band {
                 input: 0..1,
                 own: 0..1

@@ -32,8 +32,8 @@ pub struct Network {
     pub(super) input_order: [usize; 3],
     pub(super) output_order: [usize; 2],
     pub(super) state_channels: usize,
-    /// How many grid rows one step carries an input's influence, if it is local (see [`reach`]).
-    reach: Option<usize>,
+    /// How the outputs depend on the grid's rows, if the model is local (see [`locality`]).
+    locality: Option<Locality>,
 }
 
 impl fmt::Debug for Network {
@@ -74,10 +74,10 @@ impl Network {
             input_order,
             output_order,
             state_channels,
-            reach: None,
+            locality: None,
         };
         net.check_shapes()?;
-        net.reach = reach(&net);
+        net.locality = locality(&net);
         Ok(net)
     }
 
@@ -91,10 +91,15 @@ impl Network {
         self.state_channels
     }
 
-    /// How many grid rows away one step carries any input's influence to its outputs, measured
-    /// when the model was loaded; `None` if the model is not local enough to run in bands.
+    /// How far and with which period the outputs depend on the grid's rows, measured when the
+    /// model was loaded; `None` if the model cannot run in bands of rows.
+    pub fn locality(&self) -> Option<Locality> {
+        self.locality
+    }
+
+    /// How many grid rows away one step carries any input's influence to its outputs.
     pub fn reach(&self) -> Option<usize> {
-        self.reach
+        self.locality.map(|l| l.reach)
     }
 
     /// Runs the model once on a tiny grid and checks every output shape and value.
@@ -106,15 +111,31 @@ impl Network {
     }
 }
 
-/// Rows either side of a perturbed row within which [`reach`] looks for its influence.
+/// Rows either side of a perturbed row within which [`locality`] looks for its influence.
 const REACH_SPAN: usize = 16;
+/// Row shifts [`locality`] tries, smallest first, for the model's period.
+const PERIODS: [usize; 4] = [1, 2, 4, 8];
+/// Rows [`locality`] changes at once to measure the reach: the largest period.
+const BUMPED_ROWS: usize = 8;
 
-/// Measures how far one step of `net` carries an input's influence along the grid's rows: runs
-/// it on a `8 x (2 * REACH_SPAN + 1)` grid of pseudo-random values, then again with the middle row
-/// of the frame (and so of the previous frame), and then of the state, changed. The farthest
-/// output row that moved is the reach; `None` when it reaches the span's edge (a model with
-/// global or far-reaching ops) or the model cannot run on that grid.
-fn reach(net: &Network) -> Option<usize> {
+/// How a model's outputs depend on the grid's rows, measured at load: what running it in bands of
+/// rows needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Locality {
+    /// How many grid rows away one step carries any input's influence to its outputs.
+    pub reach: usize,
+    /// The smallest shift, in grid rows, that shifts the outputs alike (1 for a model of plain
+    /// convolutions; 2 with a stride-2 convolution on the grid): bands start on its multiples.
+    pub period: usize,
+}
+
+/// Measures the [`Locality`] of `net` on a `8 x (2 * REACH_SPAN + 1)` grid of pseudo-random
+/// values. The reach: how far from [`BUMPED_ROWS`] middle rows of the frame (and so of the
+/// previous frame), and then of the state, changed, the farthest output row that moves lies. The period: the first of
+/// [`PERIODS`] by which shifting the inputs shifts the outputs alike (away from the edges).
+/// `None` when the reach gets to the span's edge (a model with global or far-reaching ops), no
+/// period fits, or the model cannot run on that grid.
+fn locality(net: &Network) -> Option<Locality> {
     let (w, h) = (8, 2 * REACH_SPAN + 1);
     let mut session = Session::new(net, (w, h), Backend::Cpu, 1).ok()?;
     let mut seed = 0x2545_f491_u32;
@@ -131,14 +152,26 @@ fn reach(net: &Network) -> Option<usize> {
         .iter()
         .map(|v| 2.0 * v - 1.0)
         .collect();
+    // The rows changed: as many as the largest period, so that every phase is covered (a
+    // stride-2 conv carries a change in an odd row one row further than one in an even row).
+    let bumped = REACH_SPAN - BUMPED_ROWS / 2..REACH_SPAN + BUMPED_ROWS / 2;
     let bump = |data: &[f32], channels: usize| -> Vec<f32> {
         let mut data = data.to_vec();
         for c in 0..channels {
-            for v in &mut data[(c * h + REACH_SPAN) * w..(c * h + REACH_SPAN + 1) * w] {
+            for v in &mut data[(c * h + bumped.start) * w..(c * h + bumped.end) * w] {
                 *v = 0.5 - 0.9 * (*v - 0.5);
             }
         }
         data
+    };
+    // Every channel's rows moved up by `by` (the last `by` rows wrap round from the top).
+    let shift = |data: &[f32], by: usize| -> Vec<f32> {
+        data.chunks_exact(w * h)
+            .flat_map(|plane| {
+                let (top, rest) = plane.split_at(by * w);
+                rest.iter().chain(top).copied()
+            })
+            .collect()
     };
     let mut run = |frame: &[f32], state: &[f32]| -> Option<[Vec<f32>; 2]> {
         session.reset();
@@ -147,21 +180,46 @@ fn reach(net: &Network) -> Option<usize> {
         session.step().ok()?;
         Some([
             session.residual()?.to_vec(),
-            session.recurrent_state().to_vec(),
+            session.recurrent_state().ok()?.to_vec(),
         ])
     };
     let base = run(&frame, &state)?;
     let moved_frame = run(&bump(&frame, IN_CHANNELS), &state)?;
     let moved_state = run(&frame, &bump(&state, net.state_channels))?;
-    let mut farthest = 0;
+    let mut reach = 0;
     for moved in [moved_frame, moved_state] {
         for (a, b) in base.iter().zip(&moved) {
             for (i, _) in a.iter().zip(b).enumerate().filter(|(_, (x, y))| x != y) {
-                farthest = farthest.max((i / w % h).abs_diff(REACH_SPAN));
+                let row = i / w % h;
+                let from =
+                    (bumped.start.saturating_sub(row)).max((row + 1).saturating_sub(bumped.end));
+                reach = reach.max(from);
             }
         }
     }
-    (farthest < REACH_SPAN).then_some(farthest)
+    if reach >= bumped.start {
+        return None;
+    }
+    let period = PERIODS.into_iter().find(|&by| {
+        let Some(shifted) = run(&shift(&frame, by), &shift(&state, by)) else {
+            return false;
+        };
+        // Output row r of the shifted run is row r + by of the first, away from both edges.
+        let rows = reach..h - by - reach;
+        base.iter().zip(&shifted).all(|(a, b)| {
+            a.chunks_exact(w * h)
+                .zip(b.chunks_exact(w * h))
+                .all(|(a, b)| {
+                    rows.clone().all(|r| {
+                        let (a, b) = (&a[(r + by) * w..][..w], &b[r * w..][..w]);
+                        a.iter()
+                            .zip(b)
+                            .all(|(x, y)| (x - y).abs() <= 1e-5 * (1.0 + x.abs()))
+                    })
+                })
+        })
+    })?;
+    Some(Locality { reach, period })
 }
 
 /// The thread count the `n-threads` property means: 0 is every core.

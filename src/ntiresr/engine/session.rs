@@ -170,11 +170,16 @@ impl Session {
     }
 
     /// The recurrent state after the last step (`state_channels x h x w`).
-    pub fn recurrent_state(&self) -> &[f32] {
+    pub fn recurrent_state(&self) -> Result<&[f32], ModelError> {
         self.recurrent
-            .as_plain_ram()
-            .and_then(|v| v.as_slice::<f32>().ok())
-            .unwrap_or(&[])
+            .try_as_plain_ram()
+            .and_then(|v| v.as_slice::<f32>())
+            .map_err(|e| {
+                ModelError::Run(format!(
+                    "model {}: its recurrent state cannot be read as f32: {e}",
+                    self.name
+                ))
+            })
     }
 }
 

@@ -18,6 +18,8 @@ pub struct Stream {
     /// What running several bands needs; `None` with a single band.
     joined: Option<Joined>,
     grid: (usize, usize),
+    /// Why the network runs on the whole frame at once, when it does.
+    whole_frame_because: Option<String>,
 }
 
 /// The whole packed frame the bands read from, the whole residual they write to, and the
@@ -36,30 +38,15 @@ impl Stream {
         backend: Backend,
         threads: usize,
     ) -> Result<Self, ModelError> {
-        let split = match (backend, network.reach()) {
-            // One more row than measured, in case the measurement's last row moved too little.
-            (Backend::Cpu, Some(reach)) if threads > 1 => bands::split(grid.1, threads, reach + 1),
-            _ => Vec::new(),
-        };
-        let banded = (split.len() > 1)
-            .then(|| {
-                split
-                    .into_iter()
-                    .map(|band| {
-                        let session = Session::new(network, (grid.0, band.rows()), backend, 1)?;
-                        Ok::<_, ModelError>((band, session))
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .and_then(Result::ok);
-        let bands = match banded {
-            Some(bands) => bands,
-            None => {
+        let (bands, whole_frame_because) = match Self::plan_bands(network, grid, backend, threads) {
+            Ok(bands) => (bands, None),
+            Err(why) => {
                 let whole = Band {
                     input: 0..grid.1,
                     own: 0..grid.1,
                 };
-                vec![(whole, Session::new(network, grid, backend, threads)?)]
+                let session = Session::new(network, grid, backend, threads)?;
+                (vec![(whole, session)], Some(why))
             }
         };
         let cells = grid.0 * grid.1;
@@ -79,6 +66,7 @@ impl Stream {
             bands,
             joined,
             grid,
+            whole_frame_because,
         })
     }
 
@@ -90,6 +78,39 @@ impl Stream {
     /// Length of [`Self::residual`].
     pub fn residual_len(&self) -> usize {
         OUT_CHANNELS * self.grid.0 * self.grid.1
+    }
+
+    /// One single-threaded session per band of rows, or why the frame runs whole.
+    fn plan_bands(
+        network: &Network,
+        grid: (usize, usize),
+        backend: Backend,
+        threads: usize,
+    ) -> Result<Vec<(Band, Session)>, String> {
+        if backend != Backend::Cpu || threads < 2 {
+            return Err(format!("{threads} thread(s) on {backend:?}"));
+        }
+        let Some(locality) = network.locality() else {
+            return Err("the model is not local (or not shift-invariant) along rows".into());
+        };
+        // One more halo row than measured, in case the measurement's last row moved too little.
+        let split = bands::split(grid.1, threads, locality.reach + 1, locality.period);
+        if split.len() < 2 {
+            return Err(format!("{} grid rows are too few for bands", grid.1));
+        }
+        split
+            .into_iter()
+            .map(|band| {
+                let session = Session::new(network, (grid.0, band.rows()), backend, 1)
+                    .map_err(|e| format!("a band could not be planned: {e}"))?;
+                Ok((band, session))
+            })
+            .collect()
+    }
+
+    /// Why the network runs on the whole frame at once (`None`: it runs in bands of rows).
+    pub fn whole_frame_because(&self) -> Option<&str> {
+        self.whole_frame_because.as_deref()
     }
 
     /// Bands of rows the network runs on at once (1: the whole frame).
@@ -153,13 +174,12 @@ impl Stream {
                 width,
             );
         }
-        self.share_halo_states();
-        Ok(())
+        self.share_halo_states().inspect_err(|_| self.reset())
     }
 
     /// Overwrites each band's state in its halo rows with the state of the band that owns them,
     /// so that the next step reads the same state as a run on the whole frame would.
-    fn share_halo_states(&mut self) {
+    fn share_halo_states(&mut self) -> Result<(), ModelError> {
         let width = self.grid.0;
         for k in 0..self.bands.len() {
             for j in [k.wrapping_sub(1), k + 1] {
@@ -169,13 +189,14 @@ impl Stream {
                 let ((band, session), (owner, source)) = band_and_neighbour(&mut self.bands, k, j);
                 let rows = band.input.start.max(owner.own.start)..band.input.end.min(owner.own.end);
                 if !rows.is_empty() {
-                    let state = source.recurrent_state();
+                    let state = source.recurrent_state()?;
                     session.state_mut_with(|dst| {
                         bands::copy_rows(state, &owner.input, dst, &band.input, rows, width)
                     });
                 }
             }
         }
+        Ok(())
     }
 
     /// The whole residual of the last successful [`Self::step`] (`OUT_CHANNELS x h x w`).

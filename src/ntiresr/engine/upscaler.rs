@@ -16,6 +16,10 @@ pub struct Upscaler {
     scratch: Vec<f32>,
     /// Threads for the composition: the same count as the network's.
     threads: usize,
+    /// The last step failed: the composition adds nothing (the plain bicubic upscale).
+    failed: bool,
+    /// The zero residual of a failed step, allocated on the first failure.
+    zeros: Vec<f32>,
 }
 
 /// The second stream of the mirror ensemble: the mirrored frames, their own network stream and
@@ -72,12 +76,19 @@ impl Upscaler {
             width,
             scratch: Vec::new(),
             threads,
+            failed: false,
+            zeros: Vec::new(),
         })
     }
 
     /// Bands of rows the network runs on at once (1: the whole frame).
     pub fn band_count(&self) -> usize {
         self.direct.band_count()
+    }
+
+    /// Why the network runs on the whole frame at once rather than in bands, when it does.
+    pub fn whole_frame_because(&self) -> Option<&str> {
+        self.direct.whole_frame_because()
     }
 
     /// Whether each frame also runs mirrored (the mirror ensemble).
@@ -94,7 +105,21 @@ impl Upscaler {
     }
 
     /// Runs the network on `input` (Y, U, V); then [`Self::compose`] writes each output plane.
+    /// When it fails (a non-finite output, say), the temporal state is reset and the composition
+    /// gives the plain bicubic upscale of this frame.
     pub fn step(&mut self, input: [Plane; 3]) -> Result<(), ModelError> {
+        let result = self.step_streams(input);
+        self.failed = result.is_err();
+        if self.failed {
+            self.reset();
+            if self.zeros.is_empty() {
+                self.zeros = vec![0.0; self.direct.residual_len()];
+            }
+        }
+        result
+    }
+
+    fn step_streams(&mut self, input: [Plane; 3]) -> Result<(), ModelError> {
         let Some(mirror) = &mut self.mirror else {
             return self.direct.step(input);
         };
@@ -124,12 +149,8 @@ impl Upscaler {
             }
             None => (direct.step(input), step_mirrored()),
         };
-        if let Err(e) = direct_result.and(mirrored_result) {
-            // One stream may be a frame ahead of the other: start both again.
-            self.direct.reset();
-            mirror.stream.reset();
-            return Err(e);
-        }
+        // On failure one stream may be a frame ahead of the other: step() resets both.
+        direct_result.and(mirrored_result)?;
         mirror::average_with_mirrored(
             self.direct.residual(),
             mirror.stream.residual(),
@@ -147,13 +168,18 @@ impl Upscaler {
     }
 
     /// Writes output plane `index` (0: Y, 1: U, 2: V): the bicubic x4 of `src` plus the residual
-    /// of the last [`Self::step`].
+    /// of the last [`Self::step`] (none when it failed).
     pub fn compose(&mut self, index: usize, src: Plane, dst: &mut PlaneMut) {
         let (first_channel, block) = planes::RESIDUAL_LAYOUT[index];
+        let residual = if self.failed {
+            &self.zeros
+        } else {
+            composed_residual(&self.direct, &self.mirror)
+        };
         planes::upscale_add(
             src,
             dst,
-            composed_residual(&self.direct, &self.mirror),
+            residual,
             self.direct.grid(),
             first_channel,
             block,
