@@ -42,9 +42,11 @@ gst::plugin_define!(
     env!("CARGO_PKG_DESCRIPTION"),
     plugin_init,
     concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")),
+    // GStreamer's name for MIT; the crate is MIT OR Apache-2.0 (LICENSE-MIT, LICENSE-APACHE).
     "MIT/X11",
     env!("CARGO_PKG_NAME"),
     env!("CARGO_PKG_NAME"),
-    env!("CARGO_PKG_REPOSITORY"),
+    // No public home yet: GStreamer's own wording for that.
+    "Unknown package origin",
     env!("BUILD_REL_DATE")
 );

@@ -60,6 +60,16 @@ pub fn transform(caps: &gst::Caps, to_output: bool) -> gst::Caps {
     out
 }
 
+/// A range of sizes on one side: on the output side only multiples of [`FACTOR`], so that
+/// intersecting it with other caps never leaves a size that has no input.
+fn size_range(lo: i32, hi: i32, to_output: bool) -> gst::IntRange<i32> {
+    if to_output {
+        gst::IntRange::with_step(lo, hi, FACTOR)
+    } else {
+        gst::IntRange::new(lo, hi)
+    }
+}
+
 /// Rewrites a caps field `width` or `height` (fixed, range or list) to the other side's value;
 /// `false` if no value of the field is supported.
 fn map_dimension(s: &mut gst::Structure, field: &str, to_output: bool) -> bool {
@@ -73,7 +83,7 @@ fn map_dimension(s: &mut gst::Structure, field: &str, to_output: bool) -> bool {
     let Ok(value) = s.value(field) else {
         // An unconstrained side: allow the whole supported range.
         let (lo, hi) = map_range(1, i32::MAX, to_output).unwrap();
-        s.set(field, gst::IntRange::new(lo, hi));
+        s.set(field, size_range(lo, hi, to_output));
         return true;
     };
     if let Ok(v) = value.get::<i32>() {
@@ -86,7 +96,7 @@ fn map_dimension(s: &mut gst::Structure, field: &str, to_output: bool) -> bool {
                 true
             }
             Some((lo, hi)) => {
-                s.set(field, gst::IntRange::new(lo, hi));
+                s.set(field, size_range(lo, hi, to_output));
                 true
             }
             None => false,
