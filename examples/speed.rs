@@ -1,10 +1,11 @@
-//! Speed benchmark of the element alone: N frames of W x H I420 through `ntiresr` into fakesink.
+//! Speed benchmark of the element alone: N frames of W x H I420 (or NV12) through `ntiresr` into
+//! fakesink.
 //!
 //!     cargo run --release --example speed -- [frames=60] [width=480] [height=270] [n-threads=0]
 //!                                            [model.onnx, or - for the embedded model]
-//!                                            [property=value ...]
+//!                                            [format=NV12] [property=value ...]
 //!
-//! e.g. `... speed -- 40 480 270 0 - mirror-ensemble=true`.
+//! e.g. `... speed -- 40 480 270 0 - mirror-ensemble=true`, or `... 40 480 270 0 - format=NV12`.
 //!
 //! Prints frames per second (wall clock, after a 5-frame warm-up that includes planning) and the
 //! element's own `stats` (mean and max ms per frame).
@@ -23,11 +24,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|m| m != "-")
         .map(|m| format!(" model-location=\"{m}\""))
         .unwrap_or_default();
-    let properties: String = std::env::args().skip(6).map(|p| format!(" {p}")).collect();
+    let rest: Vec<String> = std::env::args().skip(6).collect();
+    let format = rest
+        .iter()
+        .find_map(|a| a.strip_prefix("format="))
+        .unwrap_or("I420");
+    let properties: String = rest
+        .iter()
+        .filter(|a| !a.starts_with("format="))
+        .map(|p| format!(" {p}"))
+        .collect();
     gst::init()?;
     gstntiresr::plugin_register_static()?;
     let pipeline = gst::parse::launch(&format!(
-        "videotestsrc num-buffers={} pattern=ball ! video/x-raw,format=I420,width={width},\
+        "videotestsrc num-buffers={} pattern=ball ! video/x-raw,format={format},width={width},\
          height={height},framerate=30/1 ! ntiresr name=sr n-threads={threads}{model}{properties} \
          ! fakesink name=sink sync=false signal-handoffs=true",
         frames + 5
@@ -56,7 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     result?;
     let elapsed = elapsed.ok_or("fewer than 5 frames came through")?;
     println!(
-        "{width}x{height} -> {}x{}: {:.2} fps over {frames} frames, n-threads={threads}; {stats}",
+        "{format} {width}x{height} -> {}x{}: {:.2} fps over {frames} frames, n-threads={threads}; {stats}",
         width * 4,
         height * 4,
         frames as f64 / elapsed.as_secs_f64()

@@ -18,6 +18,7 @@ fn step(upscaler: &mut Upscaler, buffer: &gst::Buffer, width: u32, height: u32) 
     let planes: [Plane; 3] = std::array::from_fn(|p| Plane {
         data: frame.plane_data(p as u32).unwrap(),
         stride: frame.plane_stride()[p] as usize,
+        step: 1,
         width: frame.comp_width(p as u32) as usize,
         height: frame.comp_height(p as u32) as usize,
     });

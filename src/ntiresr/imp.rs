@@ -54,6 +54,11 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     )
 });
 
+/// Formats on both pads; the output's is the input's. NV12 (hardware decoders and encoders) is
+/// read and written in place, its chroma interleaved, at the cost of I420.
+const FORMATS: [gst_video::VideoFormat; 2] =
+    [gst_video::VideoFormat::I420, gst_video::VideoFormat::Nv12];
+
 /// Reported processing latency when the framerate is variable or unknown.
 const FALLBACK_LATENCY: gst::ClockTime = gst::ClockTime::from_mseconds(40);
 
@@ -240,7 +245,7 @@ impl ElementImpl for NtireSr {
             // Progressive only: the network has no notion of fields.
             let template_caps = |min: i32, max: i32| {
                 gst_video::VideoCapsBuilder::new()
-                    .format(gst_video::VideoFormat::I420)
+                    .format_list(FORMATS)
                     .width_range(min..=max)
                     .height_range(min..=max)
                     .field("interlace-mode", "progressive")
@@ -484,24 +489,25 @@ impl VideoFilterImpl for NtireSr {
             upscaler.reset();
             self.stats.lock().unwrap().resets += 1;
         }
-        let planes: [Plane; 3] = std::array::from_fn(|i| plane(inframe, i as u32));
+        let planes: [Plane; 3] = std::array::from_fn(|c| component(inframe, c as u32));
         let stepped = upscaler.step(planes);
         let mut composed = Ok(());
-        for (i, src) in planes.into_iter().enumerate() {
-            let i = i as u32;
-            let (width, height) = (outframe.comp_width(i), outframe.comp_height(i));
-            let stride = outframe.plane_stride()[i as usize] as usize;
-            let Ok(data) = outframe.plane_data_mut(i) else {
+        for (c, src) in planes.into_iter().enumerate() {
+            let c = c as u32;
+            let (width, height) = (outframe.comp_width(c), outframe.comp_height(c));
+            let (stride, step) = (outframe.comp_stride(c), outframe.comp_pstride(c));
+            let Ok(data) = outframe.comp_data_mut(c) else {
                 composed = Err(gst::FlowError::Error);
                 break;
             };
             let mut dst = PlaneMut {
                 data,
-                stride,
+                stride: stride as usize,
+                step: step as usize,
                 width: width as usize,
                 height: height as usize,
             };
-            upscaler.compose(i as usize, src, &mut dst);
+            upscaler.compose(c as usize, src, &mut dst);
         }
         let (failed_in_a_row, first_failure) = {
             let mut state = self.state.lock().unwrap();
@@ -556,12 +562,15 @@ impl NtireSr {
     }
 }
 
-/// Borrows plane `i` of a mapped I420 frame.
-fn plane<'a>(frame: &'a gst_video::VideoFrameRef<&gst::BufferRef>, i: u32) -> Plane<'a> {
+/// Borrows component `c` (0: Y, 1: U, 2: V) of a mapped I420 or NV12 frame.
+fn component<'a>(frame: &'a gst_video::VideoFrameRef<&gst::BufferRef>, c: u32) -> Plane<'a> {
     Plane {
-        data: frame.plane_data(i).expect("mapped I420 plane"),
-        stride: frame.plane_stride()[i as usize] as usize,
-        width: frame.comp_width(i) as usize,
-        height: frame.comp_height(i) as usize,
+        data: frame
+            .comp_data(c)
+            .expect("a mapped frame has its components"),
+        stride: frame.comp_stride(c) as usize,
+        step: frame.comp_pstride(c) as usize,
+        width: frame.comp_width(c) as usize,
+        height: frame.comp_height(c) as usize,
     }
 }

@@ -10,12 +10,13 @@ use super::planes::{OUT_CHANNELS, Plane, RESIDUAL_LAYOUT};
 pub fn mirror_plane<'a>(src: Plane, out: &'a mut Vec<u8>) -> Plane<'a> {
     out.clear();
     for y in 0..src.height {
-        let row = &src.data[y * src.stride..y * src.stride + src.width];
-        out.extend(row.iter().rev());
+        let row = &src.data[y * src.stride..];
+        out.extend((0..src.width).rev().map(|x| row[x * src.step]));
     }
     Plane {
         data: out,
         stride: src.width,
+        step: 1,
         width: src.width,
         height: src.height,
     }
@@ -111,6 +112,7 @@ mod tests {
         let src = Plane {
             data: &data,
             stride: 4,
+            step: 1,
             width: 3,
             height: 2,
         };

@@ -14,19 +14,23 @@ pub const OUT_CHANNELS: usize = 96;
 /// and the side of its block of sub-pixels per cell (channel `first + block * dy + dx`).
 pub const RESIDUAL_LAYOUT: [(usize, usize); 3] = [(0, 8), (64, 4), (80, 4)];
 
-/// A read-only 8-bit plane with its stride.
+/// A read-only 8-bit plane: row `y` starts at `y * stride`, its samples `step` bytes apart (1:
+/// planar, as I420; 2: one of NV12's interleaved chroma planes, `data` starting at its first
+/// sample).
 #[derive(Clone, Copy)]
 pub struct Plane<'a> {
     pub data: &'a [u8],
     pub stride: usize,
+    pub step: usize,
     pub width: usize,
     pub height: usize,
 }
 
-/// A writable 8-bit plane with its stride.
+/// A writable 8-bit plane, laid out as [`Plane`].
 pub struct PlaneMut<'a> {
     pub data: &'a mut [u8],
     pub stride: usize,
+    pub step: usize,
     pub width: usize,
     pub height: usize,
 }
@@ -34,7 +38,18 @@ pub struct PlaneMut<'a> {
 impl Plane<'_> {
     #[inline]
     fn at(&self, x: usize, y: usize) -> u8 {
-        self.data[y.min(self.height - 1) * self.stride + x.min(self.width - 1)]
+        self.data[y.min(self.height - 1) * self.stride + x.min(self.width - 1) * self.step]
+    }
+
+    /// Row `y`'s samples: the plane's own bytes when planar, else gathered into `buffer`.
+    fn row<'b>(&'b self, y: usize, buffer: &'b mut Vec<u8>) -> &'b [u8] {
+        let start = y * self.stride;
+        if self.step == 1 {
+            return &self.data[start..start + self.width];
+        }
+        buffer.clear();
+        buffer.extend((0..self.width).map(|x| self.data[start + x * self.step]));
+        buffer
     }
 }
 
@@ -154,15 +169,18 @@ pub fn upscale_add(
     scratch.clear();
     scratch.resize(src.height * row_len, 0.0);
     let mut padded = Vec::with_capacity(src.width + 4);
+    let mut gathered = Vec::new();
     for (yy, out) in scratch.chunks_exact_mut(row_len).enumerate() {
-        let row = &src.data[yy * src.stride..yy * src.stride + src.width];
-        upscale_row(row, out, &taps, &mut padded);
+        upscale_row(src.row(yy, &mut gathered), out, &taps, &mut padded);
     }
     // Vertical pass plus residual, into the destination plane, in bands of rows on every core.
     let scratch = &scratch[..];
     let sh = src.height as isize;
     let width = dst.width;
     let stride = dst.stride;
+    let step = dst.step;
+    // Bytes of a row from its first sample to its last.
+    let row_bytes = (width - 1) * step + 1;
     let vertical = |band: &mut [u8], first_row: usize| {
         // The residual of one output row, gathered from its `block` sub-pixel channels.
         let mut res = vec![0.0f32; gw * block];
@@ -187,8 +205,7 @@ pub fn upscale_add(
                 }
             }
             let [w0, w1, w2, w3] = p.weights;
-            let out = &mut out[..width];
-            for (x, o) in out.iter_mut().enumerate() {
+            let sample = |x: usize| -> u8 {
                 let v = w0 * rows[0][x]
                     + w1 * rows[1][x]
                     + w2 * rows[2][x]
@@ -198,12 +215,22 @@ pub fn upscale_add(
                 #[allow(clippy::manual_clamp)] // clamp would keep a NaN, which the cast can't take
                 let t = (v + 0.5).max(0.0).min(255.0);
                 // SAFETY: t is finite and within 0..=255, so it fits an i32 (a vector conversion).
-                *o = unsafe { t.to_int_unchecked::<i32>() } as u8;
+                unsafe { t.to_int_unchecked::<i32>() as u8 }
+            };
+            let out = &mut out[..row_bytes];
+            if step == 1 {
+                for (x, o) in out.iter_mut().enumerate() {
+                    *o = sample(x);
+                }
+            } else {
+                for (x, o) in out.iter_mut().step_by(step).enumerate() {
+                    *o = sample(x);
+                }
             }
         }
     };
     let height = dst.height;
-    let data = &mut dst.data[..(height - 1) * stride + width];
+    let data = &mut dst.data[..(height - 1) * stride + row_bytes];
     let bands = if height >= 256 { threads.max(1) } else { 1 };
     let rows_per_band = height.div_ceil(bands);
     std::thread::scope(|scope| {
@@ -224,6 +251,7 @@ mod tests {
         Plane {
             data,
             stride: width,
+            step: 1,
             width,
             height,
         }
@@ -263,6 +291,7 @@ mod tests {
         let mut dst = PlaneMut {
             data: &mut out,
             stride: 16,
+            step: 1,
             width: 16,
             height: 8,
         };
@@ -291,6 +320,7 @@ mod tests {
         let mut dst = PlaneMut {
             data: &mut out,
             stride: 16,
+            step: 1,
             width: 16,
             height: 4,
         };
