@@ -1,0 +1,168 @@
+"""scripts/batch on a LocalCluster (2 worker processes), a rerun that skips what is done, and a
+scheduler and two workers started as separate processes on 127.0.0.1 (one of which dies mid-file).
+Every process has a bounded timeout and is torn down."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from batch.tests.conftest import CLIPS, CORRUPT, FRAMES, ROOT, TIMEOUT, TINY, decode
+
+pytest.importorskip("gi", reason="PyGObject (python3-gi) is not in this interpreter")
+pytestmark = [
+    pytest.mark.usefixtures("plugin_env"),
+    # Debian 12's distributed 2022.12 with tornado 6.2, in the test's own Client
+    pytest.mark.filterwarnings("ignore:make_current is deprecated:DeprecationWarning"),
+]
+pytest.importorskip("distributed", reason="Dask distributed (python3-distributed) is not in this interpreter")
+from distributed import Client  # noqa: E402
+
+BATCH = ROOT / "scripts" / "batch"
+RUN_TIMEOUT = 240
+CORES = len(os.sched_getaffinity(0))
+
+
+def batch(*args, env=None):
+    e = dict(os.environ, BATCH_PYTHON=sys.executable, **(env or {}))
+    t0 = time.monotonic()
+    r = subprocess.run(
+        [str(BATCH), "--model", str(TINY), *map(str, args)], capture_output=True, text=True, timeout=RUN_TIMEOUT, env=e
+    )
+    return r, time.monotonic() - t0
+
+
+def manifest(out):
+    assert not (out / ".manifest.jsonl.part").exists()
+    with open(out / "manifest.jsonl") as f:
+        return {os.path.basename(r["input"]): r for r in map(json.loads, f)}
+
+
+def check_outputs(out, records, n_threads, failed=()):
+    """Every clip at 4x with every frame (but those in `failed`), the corrupt one an error, nothing
+    partial left."""
+    assert set(records) == {os.path.basename(n) for n in CLIPS} | {CORRUPT}
+    for name, (w, h, _) in CLIPS.items():
+        r = records[os.path.basename(name)]
+        if name in failed:
+            continue
+        assert r["status"] == "ok", r
+        dst = out / (os.path.splitext(name)[0] + ".mp4")
+        assert r["output"] == str(dst)
+        frames, ow, oh, kinds = decode(dst)
+        assert (frames, ow, oh) == (FRAMES, 4 * w, 4 * h), name
+        assert r["frames_in"] == r["frames_out"] == r["stats"]["frames"] == FRAMES, r
+        assert r["size_in"] == [w, h] and r["size_out"] == [4 * w, 4 * h], r
+        assert r["stats"]["resets"] <= 1 and r["stats"]["mean-ms"] > 0, r  # 1: the stream's start
+        for k in ("clip_score_before", "clip_score_after"):
+            assert 0 <= r[k] <= 5, r
+        assert r["n_threads"] == n_threads, r
+        assert r["worker"]["pid"] > 0 and r["worker"]["host"], r
+        assert r["audio"] == ("audio/x-raw" in kinds) == name.endswith(".mkv"), (r, kinds)
+    for name in (CORRUPT, *failed):
+        bad = records[os.path.basename(name)]
+        assert bad["status"] == "error" and bad["error"] and not os.path.exists(bad["output"]), bad
+    leftovers = [p for p in out.rglob(".*") if p.is_file()]
+    assert not leftovers, leftovers
+
+
+@pytest.fixture(scope="module")
+def local_run(clip_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out_local")
+    r, secs = batch("--workers", 2, clip_dir, out)
+    return out, r, secs
+
+
+def test_local_cluster(clip_dir, local_run):
+    out, r, secs = local_run
+    assert r.returncode == 1, r.stdout + r.stderr  # 1: a file failed (the corrupt one)
+    records = manifest(out)
+    check_outputs(out, records, n_threads=max(1, CORES // 2))
+    pids = {rec["worker"]["pid"] for rec in records.values() if rec["status"] == "ok"}
+    assert len(pids) >= 2, records
+    assert "ok 4, skipped 0, error 1" in r.stdout, r.stdout
+    print(f"LocalCluster run: {secs:.1f} s")
+
+
+def test_rerun_skips_what_is_done(clip_dir, local_run):
+    out, _, _ = local_run
+    before = manifest(out)
+    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*.mp4")}
+    r, secs = batch("--workers", 2, clip_dir, out)
+    assert r.returncode == 1, r.stdout + r.stderr  # the corrupt file is tried again, and fails again
+    assert "4 already done, 1 to do" in r.stdout, r.stdout
+    records = manifest(out)
+    for name in CLIPS:
+        rec, old = records[os.path.basename(name)], before[os.path.basename(name)]
+        assert rec["status"] == "skipped" and rec["worker"] is None, rec
+        # the figures of the run that made the output are carried over
+        assert (rec["frames_out"], rec["stats"]) == (old["frames_out"], old["stats"]), rec
+    assert records[CORRUPT]["status"] == "error"
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.mp4")} == mtimes
+    print(f"rerun: {secs:.1f} s")
+
+
+def _start(args, env, log, cwd):
+    # Own session: the process and the nanny's worker process are torn down as a group.
+    return subprocess.Popen(
+        [sys.executable, "-m", *args], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True
+    )
+
+
+def _stop(procs):
+    for p in procs:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=10)
+
+
+def test_scheduler_and_workers_as_processes(clip_dir, tmp_path):
+    """`dask scheduler` and two `dask worker`s as a real cluster runs them, on 127.0.0.1 only. The
+    workers don't have this repository on their path (the task's module travels pickled by value).
+    The worker running d.avi dies after its first frame, once: the file is run again and ends ok.
+    The one running a.mp4 dies 4 times: past allowed-failures (3), an error record."""
+    out, crash = tmp_path / "out", tmp_path / "crash"
+    crash.mkdir()
+    (crash / "d.avi").write_text("1\n")
+    (crash / "a.mp4").write_text("4\n")
+    sched_file = tmp_path / "scheduler.json"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["NTIRESR_BATCH_TEST_CRASH_DIR"] = str(crash)
+    # as the README starts a scheduler for batch/: a worker holds only the file it runs
+    env["DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION"] = "1.0"
+    scheduler = f"distributed.cli.dask_scheduler --host 127.0.0.1 --port 0 --no-dashboard --scheduler-file {sched_file}"
+    worker = f"distributed.cli.dask_worker --scheduler-file {sched_file} --host 127.0.0.1 --nthreads 1 --no-dashboard"
+    procs = []
+    with open(tmp_path / "cluster.log", "w") as log:
+        try:
+            procs.append(_start(scheduler.split(), env, log, tmp_path))
+            procs += [_start([*worker.split(), "--name", f"w{i}"], env, log, tmp_path) for i in (1, 2)]
+            deadline = time.monotonic() + TIMEOUT
+            while not sched_file.exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            address = json.loads(sched_file.read_text())["address"]
+            assert address.startswith("tcp://127.0.0.1:"), address
+            with Client(address, timeout=TIMEOUT) as client:
+                client.wait_for_workers(2, timeout=TIMEOUT)
+            r, secs = batch("--scheduler", address, clip_dir, out)
+        finally:
+            _stop(procs)
+    cluster_log = (tmp_path / "cluster.log").read_text()
+    assert r.returncode == 1, r.stdout + r.stderr + cluster_log
+    assert "2 worker(s) on 1 host(s)" in r.stdout, r.stdout
+    records = manifest(out)
+    check_outputs(out, records, n_threads=max(1, CORES // 2), failed=("a.mp4",))
+    assert "died 4 times" in records["a.mp4"]["error"], records["a.mp4"]
+    left = {p.name: p.read_text() for p in crash.iterdir()}
+    assert not left, (left, r.stdout, cluster_log)
+    print(f"scheduler + 2 worker processes: {secs:.1f} s")
