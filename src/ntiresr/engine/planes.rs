@@ -360,6 +360,7 @@ mod tests {
         let mut dst = PlaneMut {
             data: &mut out,
             stride,
+            step: 1,
             width: out_w,
             height: out_h,
         };
@@ -414,5 +415,50 @@ mod tests {
         // A 5x7 luma frame: 3x4 chroma and grid, a 10x14 output chroma plane (not 12x16).
         check_against_direct_bicubic((3, 4), (3, 4), (10, 14), (64, 4), 1);
         check_against_direct_bicubic((3, 4), (3, 4), (10, 14), (80, 4), 2);
+    }
+
+    #[test]
+    fn interleaved_planes_read_and_write_like_planar_ones() {
+        // A 5x3 chroma plane, planar and as the odd samples of an interleaved one.
+        let (w, h) = (5, 3);
+        let planar: Vec<u8> = (0..w * h).map(|i| (i * 37 % 251) as u8).collect();
+        let mut interleaved = vec![0u8; 2 * w * h + 1];
+        for (i, &v) in planar.iter().enumerate() {
+            interleaved[1 + 2 * i] = v;
+        }
+        let step2 = Plane {
+            data: &interleaved[1..],
+            stride: 2 * w,
+            step: 2,
+            width: w,
+            height: h,
+        };
+        let step1 = plane(&planar, w, h);
+        let residual: Vec<f32> = (0..OUT_CHANNELS * w * h)
+            .map(|i| ((i * 7 % 11) as f32 - 5.0) / 255.0)
+            .collect();
+        let compose = |src: Plane, step: usize| {
+            let mut out = vec![1u8; step * 4 * w * 4 * h];
+            let mut dst = PlaneMut {
+                data: &mut out,
+                stride: step * 4 * w,
+                step,
+                width: 4 * w,
+                height: 4 * h,
+            };
+            upscale_add(src, &mut dst, &residual, (w, h), 64, 4, &mut Vec::new(), 1);
+            out
+        };
+        let (a, b) = (compose(step1, 1), compose(step2, 2));
+        assert_eq!(a, b.iter().step_by(2).copied().collect::<Vec<_>>());
+        assert!(
+            b.iter().skip(1).step_by(2).all(|&v| v == 1),
+            "the other samples untouched"
+        );
+        let luma = plane(&[0u8; 100], 10, 6);
+        let (mut p1, mut p2) = (vec![0.0; IN_CHANNELS * 15], vec![0.0; IN_CHANNELS * 15]);
+        pack(luma, step1, step1, &mut p1);
+        pack(luma, step2, step2, &mut p2);
+        assert_eq!(p1, p2);
     }
 }
