@@ -184,6 +184,8 @@ pub fn upscale_add(
     let vertical = |band: &mut [u8], first_row: usize| {
         // The residual of one output row, gathered from its `block` sub-pixel channels.
         let mut res = vec![0.0f32; gw * block];
+        // An interleaved plane's row before it is spread out.
+        let mut row = vec![0u8; if step == 1 { 0 } else { width }];
         for (r, out) in band.chunks_mut(stride).enumerate() {
             let y = first_row + r;
             let p = &ph[y % 4];
@@ -223,8 +225,12 @@ pub fn upscale_add(
                     *o = sample(x);
                 }
             } else {
-                for (x, o) in out.iter_mut().step_by(step).enumerate() {
+                // Computed contiguously (vectorised as the planar case), then spread out.
+                for (x, o) in row.iter_mut().enumerate() {
                     *o = sample(x);
+                }
+                for (o, &v) in out.iter_mut().step_by(step).zip(row.iter()) {
+                    *o = v;
                 }
             }
         }
