@@ -134,12 +134,61 @@ fn upscale_row(row: &[u8], out: &mut [f32], taps: &[[f32; 5]; 4], padded: &mut V
     }
 }
 
+/// `out[B * x + k] = planes[k][x]`: one output row's residual from its `B` sub-pixel channel
+/// planes (`B` known at compile time, so each cell is `B` straight loads and stores).
+fn interleave<const B: usize>(out: &mut [f32], planes: &[&[f32]; 8]) {
+    let width = planes[0].len();
+    let planes: [&[f32]; B] = std::array::from_fn(|k| &planes[k][..width]);
+    for (x, cell) in out.chunks_exact_mut(B).take(width).enumerate() {
+        for k in 0..B {
+            cell[k] = planes[k][x];
+        }
+    }
+}
+
+/// One output row: the vertical bicubic of four horizontally upscaled rows with `weights`, plus
+/// the residual (in 0..1 units), rounded and saturated to 8 bits. Every slice is cut to the
+/// row's length first, so the loop has no bounds checks and vectorises.
+fn blend_row(out: &mut [u8], rows: [&[f32]; 4], residual: &[f32], weights: [f32; 4]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        return unsafe { blend_row_avx2(out, rows, residual, weights) };
+    }
+    blend_row_portable(out, rows, residual, weights)
+}
+
+/// [`blend_row_portable`] compiled for AVX2: the same operations in the same order (no fused
+/// multiply-add), so the same bytes, eight samples at a time.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn blend_row_avx2(out: &mut [u8], rows: [&[f32]; 4], residual: &[f32], weights: [f32; 4]) {
+    blend_row_portable(out, rows, residual, weights)
+}
+
+#[inline(always)]
+fn blend_row_portable(out: &mut [u8], rows: [&[f32]; 4], residual: &[f32], weights: [f32; 4]) {
+    let n = out.len();
+    let (r0, r1, r2, r3) = (&rows[0][..n], &rows[1][..n], &rows[2][..n], &rows[3][..n]);
+    let residual = &residual[..n];
+    let [w0, w1, w2, w3] = weights;
+    for x in 0..n {
+        let v = w0 * r0[x] + w1 * r1[x] + w2 * r2[x] + w3 * r3[x] + 255.0 * residual[x];
+        // Round half up and saturate (as round().clamp(0, 255) here); max/min map NaN to 0.
+        #[allow(clippy::manual_clamp)] // clamp would keep a NaN, which the cast can't take
+        let t = (v + 0.5).max(0.0).min(255.0);
+        // SAFETY: t is finite and within 0..=255, so it fits an i32 (a vector conversion).
+        out[x] = unsafe { t.to_int_unchecked::<i32>() } as u8;
+    }
+}
+
 /// Upscales one plane x4 with bicubic and adds the network residual, writing the clamped result.
 ///
 /// `residual` is the whole network output (`OUT_CHANNELS x gh x gw`); `first_channel` and `block`
 /// select the plane's sub-pixel channels (0 and 8 for luma, 64/80 and 4 for U/V). `scratch` is
 /// reused between calls to avoid per-frame allocation. Tall planes are composed in up to
-/// `threads` bands of rows at once.
+/// bands of rows at once: one on the calling thread and one on each of `helpers`' threads (kept
+/// from frame to frame, not spawned).
 #[allow(clippy::too_many_arguments)]
 pub fn upscale_add(
     src: Plane,
@@ -149,7 +198,7 @@ pub fn upscale_add(
     first_channel: usize,
     block: usize,
     scratch: &mut Vec<f32>,
-    threads: usize,
+    helpers: Option<&rayon::ThreadPool>,
 ) {
     let ph = phases();
     let (gw, gh) = grid_size;
@@ -166,8 +215,12 @@ pub fn upscale_add(
     // Horizontal pass: every source row to 4 * src.width samples (the plane may use fewer).
     let row_len = 4 * src.width;
     let taps = five_taps();
-    scratch.clear();
-    scratch.resize(src.height * row_len, 0.0);
+    // Grown once (never cleared: the pass below writes every sample it reads).
+    let needed = src.height * row_len;
+    if scratch.len() < needed {
+        scratch.resize(needed, 0.0);
+    }
+    let scratch = &mut scratch[..needed];
     let mut padded = Vec::with_capacity(src.width + 4);
     let mut gathered = Vec::new();
     for (yy, out) in scratch.chunks_exact_mut(row_len).enumerate() {
@@ -201,34 +254,23 @@ pub fn upscale_add(
                 let at = (res_ch + k.min(block - 1)) * n + res_at;
                 &residual[at..at + gw]
             });
-            for (bx, cell) in res.chunks_exact_mut(block).enumerate() {
-                for (slot, plane) in cell.iter_mut().zip(&planes) {
-                    *slot = plane[bx];
+            match block {
+                8 => interleave::<8>(&mut res, &planes),
+                4 => interleave::<4>(&mut res, &planes),
+                _ => {
+                    for (slot, plane) in planes[..block].iter().enumerate() {
+                        for (r, &v) in res[slot..].iter_mut().step_by(block).zip(*plane) {
+                            *r = v;
+                        }
+                    }
                 }
             }
-            let [w0, w1, w2, w3] = p.weights;
-            let sample = |x: usize| -> u8 {
-                let v = w0 * rows[0][x]
-                    + w1 * rows[1][x]
-                    + w2 * rows[2][x]
-                    + w3 * rows[3][x]
-                    + 255.0 * res[x];
-                // Round half up and saturate (as round().clamp(0, 255) here); max/min map NaN to 0.
-                #[allow(clippy::manual_clamp)] // clamp would keep a NaN, which the cast can't take
-                let t = (v + 0.5).max(0.0).min(255.0);
-                // SAFETY: t is finite and within 0..=255, so it fits an i32 (a vector conversion).
-                unsafe { t.to_int_unchecked::<i32>() as u8 }
-            };
             let out = &mut out[..row_bytes];
             if step == 1 {
-                for (x, o) in out.iter_mut().enumerate() {
-                    *o = sample(x);
-                }
+                blend_row(out, rows, &res, p.weights);
             } else {
                 // Computed contiguously (vectorised as the planar case), then spread out.
-                for (x, o) in row.iter_mut().enumerate() {
-                    *o = sample(x);
-                }
+                blend_row(&mut row, rows, &res, p.weights);
                 for (o, &v) in out.iter_mut().step_by(step).zip(row.iter()) {
                     *o = v;
                 }
@@ -237,16 +279,20 @@ pub fn upscale_add(
     };
     let height = dst.height;
     let data = &mut dst.data[..(height - 1) * stride + row_bytes];
-    let bands = if height >= 256 { threads.max(1) } else { 1 };
+    let pool = helpers.filter(|_| height >= 256);
+    let bands = pool.map_or(1, |p| p.current_num_threads() + 1);
     let rows_per_band = height.div_ceil(bands);
-    std::thread::scope(|scope| {
-        let mut chunks = data.chunks_mut(rows_per_band * stride).enumerate();
-        let (_, first) = chunks.next().expect("a non-empty plane");
-        for (b, band) in chunks {
-            scope.spawn(move || vertical(band, b * rows_per_band));
-        }
-        vertical(first, 0);
-    });
+    let mut chunks = data.chunks_mut(rows_per_band * stride).enumerate();
+    let (_, first) = chunks.next().expect("a non-empty plane");
+    match pool {
+        Some(pool) => pool.in_place_scope(|scope| {
+            for (b, band) in chunks {
+                scope.spawn(move |_| vertical(band, b * rows_per_band));
+            }
+            vertical(first, 0);
+        }),
+        None => vertical(first, 0),
+    }
 }
 
 #[cfg(test)]
@@ -309,7 +355,7 @@ mod tests {
             0,
             8,
             &mut Vec::new(),
-            1,
+            None,
         );
         for (i, &o) in out.iter().enumerate() {
             let expect = if i == 3 * 16 + 13 { 110 } else { 100 };
@@ -339,7 +385,7 @@ mod tests {
             0,
             8,
             &mut Vec::new(),
-            1,
+            None,
         );
         let torch = [
             0u8, 0, 6, 19, 34, 53, 74, 86, 95, 113, 146, 181, 213, 242, 255, 255,
@@ -371,6 +417,12 @@ mod tests {
             height: out_h,
         };
         let mut scratch = Vec::new();
+        let helpers = (threads > 1).then(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads - 1)
+                .build()
+                .unwrap()
+        });
         upscale_add(
             plane(&src, w, h),
             &mut dst,
@@ -379,7 +431,7 @@ mod tests {
             first_channel,
             block,
             &mut scratch,
-            threads,
+            helpers.as_ref(),
         );
         let ph = phases();
         let at = |x: isize, y: isize| {
@@ -452,7 +504,16 @@ mod tests {
                 width: 4 * w,
                 height: 4 * h,
             };
-            upscale_add(src, &mut dst, &residual, (w, h), 64, 4, &mut Vec::new(), 1);
+            upscale_add(
+                src,
+                &mut dst,
+                &residual,
+                (w, h),
+                64,
+                4,
+                &mut Vec::new(),
+                None,
+            );
             out
         };
         let (a, b) = (compose(step1, 1), compose(step2, 2));

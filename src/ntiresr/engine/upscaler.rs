@@ -14,8 +14,8 @@ pub struct Upscaler {
     mirror: Option<Mirror>,
     width: usize,
     scratch: Vec<f32>,
-    /// Threads for the composition: the same count as the network's.
-    threads: usize,
+    /// The composition's helper threads (kept, as the bands' are): one fewer than the network's.
+    helpers: Option<rayon::ThreadPool>,
     /// The last step failed: the composition adds nothing (the plain bicubic upscale).
     failed: bool,
     /// The zero residual of a failed step, allocated on the first failure.
@@ -70,12 +70,21 @@ impl Upscaler {
         } else {
             None
         };
+        let helpers = (threads > 1)
+            .then(|| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads - 1)
+                    .thread_name(|i| format!("ntiresr-compose-{}", i + 1))
+                    .build()
+            })
+            .transpose()
+            .map_err(|e| ModelError::Run(format!("cannot start the composition threads: {e}")))?;
         Ok(Upscaler {
             direct,
             mirror,
             width,
             scratch: Vec::new(),
-            threads,
+            helpers,
             failed: false,
             zeros: Vec::new(),
         })
@@ -184,7 +193,7 @@ impl Upscaler {
             first_channel,
             block,
             &mut self.scratch,
-            self.threads,
+            self.helpers.as_ref(),
         );
     }
 }
