@@ -194,7 +194,7 @@ impl fmt::Debug for Session {
     }
 }
 
-/// Whether every value is finite, in one vectorised pass: `v - v` is 0 for a finite value and NaN
+/// Whether every value is finite, in one vectorised pass: `v * 0` is 0 for a finite value and NaN
 /// otherwise, summed over 16 independent lanes.
 fn all_finite(data: &[f32]) -> bool {
     let mut lanes = [0.0f32; 16];
@@ -202,7 +202,7 @@ fn all_finite(data: &[f32]) -> bool {
     let tail = chunks.remainder();
     for chunk in chunks {
         for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            *lane += v - v;
+            *lane += v * 0.0;
         }
     }
     lanes.iter().chain(tail).all(|v| v.is_finite())
