@@ -5,8 +5,10 @@ scripts/bench-python owns). Writes to --out:
   results.json  every figure, per clip/QP/method, with the machine, command and commit
   results.md    the README section (bench/update_readme.py puts it into README.md)
   crops.png     one face crop: original, bicubic, best peer (by PSNR-Y), ntiresr
-A benchmark, not a test: the full run (3 clips x 4 QPs x 60 frames x 8 methods) takes hours on
-2 cores; bench/test_smoke.py runs it on 4 frames of a synthetic clip.
+A benchmark, not a test: the full run (3 clips x 4 QPs x 60 frames x 9 scored methods) takes hours
+on 2 cores; bench/test_smoke.py runs it on 4 frames of a synthetic clip. ntiresr-tract (the element
+on tract alone) and ntiresr-nv12 (the element fed NV12) are timed only, never scored: their
+quality is ntiresr's (methods.py).
 """
 
 import argparse
@@ -31,7 +33,8 @@ def parse_args(argv):
     ap.add_argument("--qps", default=",".join(map(str, clips_mod.EVAL_QPS)),
                     help="H.265 QPs, comma-separated")
     ap.add_argument("--frames", type=int, default=60, help="frames per clip (default 60)")
-    ap.add_argument("--methods", default="all", help=f"comma-separated, of: {','.join(methods_mod.ALL)}")
+    ap.add_argument("--methods", default="all", help=f"comma-separated, of: {','.join(methods_mod.ALL)}"
+                    " (ntiresr-tract and ntiresr-nv12 are timed only)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench-out", help="output folder")
     ap.add_argument("--repeat", type=int, default=3, help="speed runs per method; the median is reported")
     ap.add_argument("--speed-frames", type=int, default=10,
@@ -69,16 +72,20 @@ def main(argv=None) -> dict:
     data = {"provenance": report.provenance(argv), "settings": {
         "frames": a.frames, "qps": qps, "methods": [m.name for m in methods],
         "lpips_stride": a.lpips_stride, "threads": a.threads, "speed_seconds": a.speed_seconds,
-        "ntiresr_model": str(a.ntiresr_model) if a.ntiresr_model else "embedded"}}
+        "ntiresr_model": str(a.ntiresr_model) if a.ntiresr_model else "embedded",
+        "speed_only": [m.name for m in methods if m.speed_only]}}
+    scored = [m for m in methods if not m.speed_only]  # ntiresr-tract, -nv12: quality = ntiresr's
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         tmp = Path(tmp)
-        if not a.no_quality:
+        if not a.no_quality and not scored:
+            log("quality: skipped, every method asked for is timed only")
+        elif not a.no_quality:
             clips = quality.clip_list(a.clips, a.data)
             crop_qp = a.crop_qp or sorted(qps)[len(qps) // 2]
             opt = quality.Options(frames=a.frames, vmaf=not a.no_vmaf, lpips=not a.no_lpips,
                                   lpips_stride=a.lpips_stride, threads=a.threads,
                                   keep_frame=(clips_mod.clip_id(clips[0].path), crop_qp, a.frames // 2))
-            data["quality"] = quality.run(clips, qps, methods, tmp, opt, log)
+            data["quality"] = quality.run(clips, qps, scored, tmp, opt, log)
             data["summary"] = report.summary(data["quality"])
             box = tuple(int(v) for v in a.crop_box.split(",")) if a.crop_box else None
             data["crops"] = crops(a.out / "crops.png", opt, data["summary"], box)

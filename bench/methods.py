@@ -8,6 +8,13 @@ user's pipeline would; all others take the decoded frames.
 
 For speed, `method.timer(lr_path, w, h)` returns the wall time to upscale every frame of the raw
 I420 file `lr_path`, start-up included (speed.py subtracts a 1-frame run).
+
+The element is measured in four variants: `ntiresr` (its default `backend=cpu`: the plugin's own
+SIMD kernels where they cover the model, tract otherwise), `ntiresr-tract` (`backend=tract`: tract
+alone, the path before issue #20), `ntiresr-nv12` (the default backend fed NV12, NV12 out) and
+`ntiresr-mirror` (the mirror ensemble). `ntiresr-tract` and `ntiresr-nv12` are speed-only
+(`method.speed_only`): tract computes the same network within 1e-5 and NV12 only lays the chroma
+out differently, so their quality figures would be ntiresr's.
 """
 
 import subprocess
@@ -29,7 +36,14 @@ PEER_FILES = {
     "realesr-animevideov3": ("realesr-animevideov3-x4.onnx", "onnxruntime", None),
     "realesr-general-x4v3": ("realesr-general-x4v3.onnx", "onnxruntime", None),
 }
-ALL = ["ntiresr", "ntiresr-mirror", "bicubic", "lanczos", *PEER_FILES]
+# the element's variants: name -> Gst keyword arguments
+GST_VARIANTS = {
+    "ntiresr": {},
+    "ntiresr-tract": {"backend": "tract"},
+    "ntiresr-nv12": {"fmt": "NV12"},
+    "ntiresr-mirror": {"mirror": True},
+}
+ALL = [*GST_VARIANTS, "bicubic", "lanczos", *PEER_FILES]
 
 
 def _run(cmd: list[str], data: bytes | None = None, env: dict | None = None) -> bytes:
@@ -44,6 +58,7 @@ class Ffmpeg:
     """Debian ffmpeg's swscale on all three yuv420p planes: `scale=4w:4h:flags=<flags>`."""
 
     kind = "ffmpeg"
+    speed_only = False
 
     def __init__(self, name: str, flags: str):
         self.name, self.flags = name, flags
@@ -64,35 +79,62 @@ class Ffmpeg:
 
 
 class Gst:
-    """The ntiresr element in a real GStreamer pipeline (gst-launch-1.0), raw I420 out.
+    """The ntiresr element in a real GStreamer pipeline (gst-launch-1.0), raw I420 (or NV12) out.
 
     `model`: an ONNX file for the element's model-location (default: its embedded model).
     `mirror`: the element's mirror ensemble (`mirror-ensemble=true`), named "ntiresr-mirror".
+    `backend`: the element's backend property (default: the element's default, "cpu");
+    "tract" is named "ntiresr-tract".
+    `fmt`: the pixel format on both pads; "NV12" is named "ntiresr-nv12" and is timed only (for
+    speed the raw I420 file is read as NV12: the same byte count, and content does not matter).
     With standin=True the element is replaced by `videoscale method=catrom`, a bicubic (to test the
-    plumbing before the plugin is built); its results are then named "ntiresr-standin".
+    plumbing before the plugin is built); its results are then named "ntiresr-standin" (with the
+    variant's suffix: "ntiresr-standin-tract", ...).
     """
 
     kind = "gstreamer"
 
     def __init__(self, standin: bool = False, plugin_path: Path = PLUGIN_PATH, model: Path | None = None,
-                 mirror: bool = False):
-        self.standin, self.model, self.mirror = standin, model, mirror
-        self.name = "ntiresr-standin" if standin else "ntiresr-mirror" if mirror else "ntiresr"
+                 mirror: bool = False, backend: str | None = None, fmt: str = "I420"):
+        self.standin, self.model, self.mirror, self.backend = standin, model, mirror, backend
+        self.fmt = fmt.upper()
+        suffix = ("-mirror" if mirror else "") + (f"-{backend}" if backend else "") \
+            + ("" if self.fmt == "I420" else f"-{self.fmt.lower()}")
+        self.name = ("ntiresr-standin" if standin else "ntiresr") + suffix
+        # tract alone is the same network within 1e-5; NV12 the same computation: quality = ntiresr's
+        self.speed_only = bool(backend == "tract" or self.fmt != "I420")
+        # networks run per frame (the mirror ensemble runs two), for GFLOP/s; 0: no network (stand-in)
+        self.networks = 0 if standin else 2 if mirror else 1
         self.env = gst.plugin_env(plugin_path)
         self.props = {}
         if model:
             self.props["model-location"] = Path(model).resolve()
         if mirror:
             self.props["mirror-ensemble"] = True
+        if backend:
+            self.props["backend"] = backend
 
     def available(self) -> bool:
         return self.standin or gst.has_element("ntiresr", self.env)
 
+    def missing_backend(self) -> str | None:
+        """The backend asked for if the element does not offer it (None if it does, or no backend
+        was asked for, or this is the stand-in)."""
+        if self.standin or not self.backend:
+            return None
+        return None if self.backend in gst.enum_values("ntiresr", "backend", self.env) else self.backend
+
+    def command(self, src: Path, w: int, h: int, sink: Path | None, raw: bool) -> list[str]:
+        """The gst-launch-1.0 argument list (ntcommon/gst.py ntiresr_pipeline)."""
+        return gst.ntiresr_pipeline(src, w, h, sink, raw=raw, props=self.props, standin=self.standin,
+                                    fmt=self.fmt)
+
     def _launch(self, src: Path, w: int, h: int, sink: Path | None, raw: bool) -> None:
-        _run(gst.ntiresr_pipeline(src, w, h, sink, raw=raw, props=self.props, standin=self.standin),
-             env=self.env)
+        _run(self.command(src, w, h, sink, raw), env=self.env)
 
     def upscale(self, lr: Video, hevc: Path) -> Video:
+        if self.fmt != "I420":
+            raise NotImplementedError(f"{self.name} is timed only (its output is {self.fmt})")
         w, h = lr.width, lr.height
         out = hevc.with_suffix(f".{self.name}.yuv")
         try:
@@ -117,6 +159,7 @@ class Peer:
     """
 
     kind = "peer"
+    speed_only = False
 
     def __init__(self, name: str, peers: Path = PEERS):
         self.name = name
@@ -163,13 +206,16 @@ def make(names: list[str], standin: bool = False, peers: Path = PEERS,
     """Method objects for `names` (see ALL). Fails loudly if ntiresr's plugin is not found."""
     out = []
     for name in names:
-        if name in ("ntiresr", "ntiresr-mirror"):
-            m = Gst(standin, plugin_path, model, mirror=name == "ntiresr-mirror")
+        if name in GST_VARIANTS:
+            m = Gst(standin, plugin_path, model, **GST_VARIANTS[name])
             if not m.available():
                 raise SystemExit(
-                    f"ntiresr: no GStreamer element 'ntiresr' in {plugin_path} (build the plugin with"
+                    f"{name}: no GStreamer element 'ntiresr' in {plugin_path} (build the plugin with"
                     " `cargo build --release`, pass --plugin-path, leave ntiresr out of --methods,"
                     " or test the plumbing with --ntiresr-standin)")
+            if m.missing_backend():
+                raise SystemExit(f"{name}: the ntiresr element in {plugin_path} has no backend"
+                                 f" {m.backend!r} (gst-inspect-1.0 ntiresr); leave {name} out of --methods")
         elif name in ("bicubic", "lanczos"):
             m = Ffmpeg(name, name)
         elif name in PEER_FILES:

@@ -77,6 +77,61 @@ def _fmt(v, digits):
     return "–" if v is None else f"{v:.{digits}f}"
 
 
+_PCT = lambda v: "–" if v is None else f"{100 * v:.0f}%"
+
+
+def _runs(e: dict) -> str:
+    """What an element variant runs, in words (from its figures in results.json)."""
+    backend = {"default": "own SIMD kernels (backend=cpu, the default)",
+               "tract": "tract alone (backend=tract)"}.get(e["backend"], f"backend={e['backend']}")
+    extra = [f"{e['format']} in and out"] if e.get("format", "I420") != "I420" else []
+    if e.get("networks_per_frame", 1) > 1:
+        extra.append(f"{e['networks_per_frame']} networks per frame (mirror ensemble)")
+    return "; ".join([backend, *extra])
+
+
+def _peak_sentence(pk: dict) -> str:
+    smt = f", {pk['logical_cpus']} logical CPUs" if pk["logical_cpus"] != pk["cores"] else ""
+    return (f"fp32 FMA peak of this machine, an estimate from its ISA and clock: {pk['cores']} core(s){smt}"
+            f" x {pk['mhz'] / 1e3:.2f} GHz ({pk['clock_source']}) x {pk['flop_per_cycle']} FLOP per cycle"
+            f" per core ({pk['isa']}) = **{pk['gflops']:.0f} GFLOP/s** (two FMA units per core assumed;"
+            " sustained AVX clocks may be lower).")
+
+
+def _network_lines(sp: dict) -> list[str]:
+    """The model's cost, the GFLOP/s of each element variant and onnxruntime, the machine's peak."""
+    mo, pk, lines = sp.get("model", {}), sp.get("peak", {}), []
+    if "gflop_per_frame" in mo and "elements" in mo:
+        ort = mo["onnxruntime"]
+        lines += ["", f"Model `{mo['path']}`: {mo['gflop_per_frame']:.2f} GFLOP per frame (Conv nodes, 2 x"
+                  " multiply-adds). GFLOP/s = GFLOP per frame x fps (the element's fps include the bicubic"
+                  " base and the composition: a lower bound on its network's rate); x onnxruntime: the ratio"
+                  f" to onnxruntime {ort['onnxruntime']} running the same ONNX graph alone, on random inputs."
+                  " The default backend runs the plugin's own kernels where they cover the model and tract"
+                  " otherwise; backend=tract is the path before issue #20.",
+                  "", "| network | runs | fps | GFLOP/s | x onnxruntime | share of fp32 peak |",
+                  "|---|---|---:|---:|---:|---:|"]
+        for name, e in mo["elements"].items():
+            fps = sp["methods"][name]["fps"]
+            lines.append(f"| {name} | {_runs(e)} | {fps:.1f} | {e['gflops']:.1f} |"
+                         f" {e['over_onnxruntime']:.2f} | {_PCT(e.get('peak_share'))} |")
+        lines.append(f"| onnxruntime | the ONNX graph alone (CPU provider, default threads) | {ort['fps']:.1f} |"
+                     f" {ort['gflops']:.1f} | 1.00 | {_PCT(ort.get('peak_share'))} |")
+    elif "gflop_per_frame" in mo:  # results.json before #20: ntiresr ran on tract
+        t = (f" tract, in the element, reaches {mo['tract_gflops']:.1f} GFLOP/s"
+             f" ({mo['tract_over_onnxruntime']:.2f} x onnxruntime);" if "tract_gflops" in mo else "")
+        lines += ["", f"Model `{mo['path']}`: {mo['gflop_per_frame']:.2f} GFLOP per frame;{t}"
+                  f" onnxruntime {mo['onnxruntime']['onnxruntime']} runs the model alone at"
+                  f" {mo['onnxruntime']['fps']:.1f} fps."]
+    elif "skipped" in mo:
+        lines += ["", f"Model: {mo['skipped']}."]
+    if "gflops" in pk:
+        lines += ["", _peak_sentence(pk)]
+    elif "skipped" in pk:
+        lines += ["", f"fp32 FMA peak: not estimated ({pk['skipped']})."]
+    return lines
+
+
 def markdown(data: dict, image: str | None = None) -> str:
     """The README section (markers included) for a results.json; `image`: the crops PNG's link."""
     p, s, q = data["provenance"], data.get("summary", {}), data.get("quality", [])
@@ -102,6 +157,12 @@ def markdown(data: dict, image: str | None = None) -> str:
             fps = speed.get(m, {}).get("fps")
             lines.append(f"| {m} | " + " | ".join(_fmt(v["mean"][k], d) for k, _, d in cols)
                          + f" | {_fmt(fps, 1)} |")
+        timed_only = [m for m in data.get("settings", {}).get("speed_only", []) if m not in s]
+        if timed_only:
+            lines += ["", f"{', '.join(timed_only)}: timed only (speed below), not scored: tract alone"
+                      " computes the same network as the default backend within 1e-5, and NV12 in and"
+                      " out is the same computation on another chroma layout, so their quality is"
+                      " ntiresr's."]
         lines += ["", "PSNR-Y (dB) per QP:", "", "| method | " + " | ".join(f"QP {x}" for x in qps) + " |",
                   "|---|" + "---:|" * len(qps)]
         for m, v in s.items():
@@ -113,15 +174,7 @@ def markdown(data: dict, image: str | None = None) -> str:
         if not s:
             lines += ["", "| method | fps |", "|---|---:|"]
             lines += [f"| {m} | {v['fps']:.1f} |" for m, v in speed.items()]
-        mo = sp.get("model", {})
-        if "gflop_per_frame" in mo:
-            t = (f" tract, in the element, reaches {mo['tract_gflops']:.1f} GFLOP/s"
-                 f" ({mo['tract_over_onnxruntime']:.2f} x onnxruntime);" if "tract_gflops" in mo else "")
-            lines += ["", f"Model `{mo['path']}`: {mo['gflop_per_frame']:.2f} GFLOP per frame;{t}"
-                      f" onnxruntime {mo['onnxruntime']['onnxruntime']} runs the model alone at"
-                      f" {mo['onnxruntime']['fps']:.1f} fps."]
-        elif "skipped" in mo:
-            lines += ["", f"Model: {mo['skipped']}."]
+        lines += _network_lines(sp)
     if image and data.get("crops"):
         c = data["crops"]
         lines += ["", f"![face crops: {', '.join(c['panels'])}]({image})", "",

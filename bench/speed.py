@@ -9,13 +9,22 @@ as `filesrc ! rawvideoparse ! ntiresr ! fakesink` (no decoding), ffmpeg's scaler
 process, the peers in-process including their I420 <-> RGB conversions.
 
 For the ONNX model (--model, else --ntiresr-model, else models/ntiresr.onnx): GFLOP per frame
-(2 x multiply-adds of its Conv nodes, from ONNX shape inference at 270x480), the GFLOP/s the
-element reaches with tract (GFLOP x its fps; the element also does the bicubic base and the
-reconstruction, so this is a lower bound), and the fps of the same model in onnxruntime (model
-only, random inputs), with the ratio of the two. Without --ntiresr-model the element runs its
-embedded model: the ratio is meaningful only if that is the same as the ONNX file.
+(2 x multiply-adds of its Conv nodes, from ONNX shape inference at 270x480), and the fps of the
+same model in onnxruntime (model only, random inputs). For each variant of the element that was
+timed (ntiresr: the default backend, the own SIMD kernels; ntiresr-tract: tract alone;
+ntiresr-nv12; ntiresr-mirror, which runs the network twice per frame) the GFLOP/s it reaches
+(GFLOP per frame x networks per frame x fps; the element also does the bicubic base and the
+reconstruction, so this is a lower bound) and its ratio to onnxruntime's GFLOP/s (= the ratio of
+the fps but for the mirror ensemble). Without --ntiresr-model the element runs its embedded model:
+the ratios are meaningful only if that is the same as the ONNX file.
+
+The machine's fp32 FMA peak, an estimate (fp32_peak): physical cores x clock x FLOP per cycle per
+core from the ISA in /proc/cpuinfo's flags; each variant's GFLOP/s is also given as a share of it.
 """
 
+import math
+import os
+import re
 import statistics
 import subprocess
 import time
@@ -97,10 +106,113 @@ def onnxruntime_fps(path: Path, n: int, repeat: int, min_seconds: float = MIN_SE
             "onnxruntime": ort.__version__}
 
 
+def _cpuinfo_fields(cpuinfo: str) -> tuple[dict[str, str], list[float]]:
+    """The first processor's `key: value` fields of a /proc/cpuinfo text, and every `cpu MHz`."""
+    first, mhz = {}, []
+    for block in re.split(r"\n\s*\n", cpuinfo.strip()):
+        fields = {}
+        for line in block.splitlines():
+            k, sep, v = line.partition(":")
+            if sep:
+                fields[k.strip()] = v.strip()
+        if "cpu MHz" in fields:
+            try:
+                mhz.append(float(fields["cpu MHz"]))
+            except ValueError:
+                pass
+        first = first or fields
+    return first, mhz
+
+
+def flop_per_cycle(flags: set[str], vendor: str, family: int | None) -> tuple[int, str]:
+    """fp32 FLOP per cycle per core (FMA = 2 FLOP) and the ISA it assumes, from the CPU flags.
+
+    Assumes two FMA units per core, as the server and desktop cores of the last decade have (some
+    Intel Xeon Bronze/Silver and client parts have one 512-bit FMA unit: half the AVX-512 figure)."""
+    if "avx512f" in flags:
+        if vendor == "AuthenticAMD" and (family or 0) <= 0x19:
+            return 32, "AVX-512 on AMD Zen 4, double-pumped: 2 FMA x 8 fp32 lanes x 2"
+        if vendor == "AuthenticAMD":
+            return 64, "AVX-512 on AMD Zen 5 or later, full width on desktop/server parts: 2 FMA x 16 lanes x 2"
+        return 64, "AVX-512F: 2 FMA x 16 fp32 lanes x 2"
+    if "avx2" in flags and "fma" in flags:
+        return 32, "AVX2+FMA: 2 FMA x 8 fp32 lanes x 2"
+    return 16, "no FMA, SSE/AVX: 2 x 4 fp32 lanes x 2 assumed"
+
+
+def fp32_peak(cpuinfo: str, cpus: int, lscpu: str = "") -> dict | None:
+    """The machine's fp32 FMA peak in GFLOP/s, an estimate: physical cores x clock x FLOP per cycle
+    per core (flop_per_cycle).
+
+    cpuinfo: a /proc/cpuinfo text; cpus: the logical CPUs the benchmark may run on (its CPU
+    affinity); lscpu: `lscpu`'s text, whose `CPU max MHz` (the highest clock) is the clock if
+    present, else the highest `cpu MHz` of cpuinfo (the clock when read; in a VM usually the
+    host's nominal clock). Physical cores: cpus / (siblings / cpu cores), rounded up, where
+    cpuinfo gives both (SMT threads share a core's FMA units). None without flags or a clock."""
+    info, mhz = _cpuinfo_fields(cpuinfo)
+    flags = set(info.get("flags", "").split())
+    m = re.search(r"^\s*CPU max MHz:\s*([0-9.]+)", lscpu, re.M)
+    if m and float(m.group(1)) > 0:
+        clock, source = float(m.group(1)), "lscpu CPU max MHz"
+    elif mhz:
+        clock, source = max(mhz), "/proc/cpuinfo cpu MHz"
+    else:
+        return None
+    if not flags:
+        return None
+    try:
+        smt = max(1, int(info["siblings"]) // int(info["cpu cores"]))
+    except (KeyError, ValueError, ZeroDivisionError):
+        smt = 1
+    try:
+        family = int(info["cpu family"])
+    except (KeyError, ValueError):
+        family = None
+    per_cycle, isa = flop_per_cycle(flags, info.get("vendor_id", ""), family)
+    cores = max(1, math.ceil(cpus / smt))
+    return {"gflops": cores * clock * per_cycle / 1e3, "cores": cores, "logical_cpus": cpus,
+            "threads_per_core": smt, "mhz": clock, "clock_source": source,
+            "flop_per_cycle": per_cycle, "isa": isa, "cpu": info.get("model name", "")}
+
+
+def machine_peak() -> dict:
+    """fp32_peak of this machine (/proc/cpuinfo, `lscpu`, the CPU affinity); {"skipped": why} if
+    it cannot be estimated."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {"skipped": "no /proc/cpuinfo"}
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, env={**os.environ, "LC_ALL": "C"}).stdout
+    except OSError:
+        lscpu = ""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    peak = fp32_peak(cpuinfo, cpus, lscpu)
+    return peak or {"skipped": "no CPU flags or clock in /proc/cpuinfo"}
+
+
+def element_figures(methods: list, speeds: dict, gflop: float, ort_fps: float, peak: dict | None) -> dict:
+    """Per timed variant of the element (methods with `networks` > 0): its GFLOP/s, its ratio to
+    onnxruntime's GFLOP/s on the same model, and its share of the fp32 peak (if known)."""
+    out = {}
+    for m in methods:
+        k = getattr(m, "networks", 0)
+        if not k or m.name not in speeds:
+            continue
+        gflops = k * gflop * speeds[m.name]["fps"]
+        e = {"backend": m.backend or "default", "format": m.fmt, "networks_per_frame": k,
+             "gflops": gflops, "over_onnxruntime": gflops / (gflop * ort_fps)}
+        if peak and "gflops" in peak:
+            e["peak_share"] = gflops / peak["gflops"]
+        out[m.name] = e
+    return out
+
+
 def run(methods: list, tmp: Path, n: int, repeat: int, model: Path = MODEL, log=print,
         min_seconds: float = MIN_SECONDS) -> dict:
     """Every figure of the speed section (see the module docstring)."""
     out = {"input": f"{W}x{H}", "output": f"{4 * W}x{4 * H}", "repeat": repeat, "methods": {}}
+    peak = out["peak"] = machine_peak()
     for m in methods:
         log(f"speed: {m.name}")
         out["methods"][m.name] = method_fps(m, tmp, n, repeat, min_seconds)
@@ -110,13 +222,16 @@ def run(methods: list, tmp: Path, n: int, repeat: int, model: Path = MODEL, log=
         out["model"] = {"path": str(model.relative_to(ROOT)) if model.is_relative_to(ROOT) else str(model),
                         "gflop_per_frame": g}
         log("speed: onnxruntime on the model")
-        out["model"]["onnxruntime"] = onnxruntime_fps(model, n, repeat, min_seconds)
-        tract = out["methods"].get("ntiresr")
-        if tract:
-            out["model"]["tract_gflops"] = g * tract["fps"]
-            out["model"]["tract_over_onnxruntime"] = tract["fps"] / out["model"]["onnxruntime"]["fps"]
+        ort = out["model"]["onnxruntime"] = onnxruntime_fps(model, n, repeat, min_seconds)
+        ort["gflops"] = g * ort["fps"]
+        if "gflops" in peak:
+            ort["peak_share"] = ort["gflops"] / peak["gflops"]
+        el = out["model"]["elements"] = element_figures(methods, out["methods"], g, ort["fps"], peak)
+        if "ntiresr-tract" in el:  # the keys of results.json before #20, when ntiresr ran on tract
+            out["model"]["tract_gflops"] = el["ntiresr-tract"]["gflops"]
+            out["model"]["tract_over_onnxruntime"] = el["ntiresr-tract"]["over_onnxruntime"]
     else:
-        msg = f"{model} not found: no GFLOP, tract GFLOP/s or onnxruntime figures"
+        msg = f"{model} not found: no GFLOP, GFLOP/s or onnxruntime figures"
         log(f"speed: {msg}")
         out["model"] = {"skipped": msg}
     return out

@@ -2,7 +2,8 @@
 
     scripts/bench-python -m pytest bench/test_smoke.py
 
-Methods: bicubic, lanczos and the ntiresr stand-in (GStreamer videoscale: the pipeline's plumbing),
+Methods: bicubic, lanczos and the ntiresr stand-in (GStreamer videoscale: the pipeline's plumbing,
+also as ntiresr-tract and ntiresr-nv12, which are timed only),
 plus fsrcnn-small if the peers folder ($NTIRESR_PEERS, else ../shared/peers) is there; test_ntiresr_plugin runs the real element if its
 plugin is built (target/release). VMAF and LPIPS are scored if their packages are
 installed (they are in the venv of scripts/bench-python). Needs no shared data; about 30 s.
@@ -47,7 +48,7 @@ def clip(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def run(clip, tmp_path_factory):
-    names = ["bicubic", "lanczos", "ntiresr"]
+    names = ["bicubic", "lanczos", "ntiresr", "ntiresr-tract", "ntiresr-nv12"]
     if PEERS.is_dir():
         names.append("fsrcnn-small")
     out = tmp_path_factory.mktemp("out")
@@ -64,8 +65,10 @@ def run(clip, tmp_path_factory):
 
 def test_outputs(run):
     names, out = run
-    names = ["ntiresr-standin" if n == "ntiresr" else n for n in names]
+    timed = [n.replace("ntiresr", "ntiresr-standin") for n in names]
+    names = [n for n in timed if n not in ("ntiresr-standin-tract", "ntiresr-standin-nv12")]  # speed only
     data = json.loads((out / "results.json").read_text())
+    assert data["settings"]["speed_only"] == ["ntiresr-standin-tract", "ntiresr-standin-nv12"]
     p = data["provenance"]
     assert p["machine"]["cores"] >= 1 and p["command"].startswith("scripts/benchmark") and p["commit"]
     rows = data["quality"]
@@ -80,8 +83,9 @@ def test_outputs(run):
             assert 0 < r["lpips"] < 1
     bic = data["summary"]["bicubic"]["mean"]
     assert 20 < bic["psnr_y"] < 60
-    for m in names:
-        assert data["speed"]["methods"][m]["fps"] > 0
+    assert list(data["speed"]["methods"]) == timed and all(v["fps"] > 0 for v in data["speed"]["methods"].values())
+    assert data["speed"]["model"]["elements"] == {}  # a stand-in runs no network
+    assert "gflops" in data["speed"]["peak"] or "skipped" in data["speed"]["peak"]
     md = (out / "results.md").read_text()
     assert md.startswith(report.START) and md.rstrip().endswith(report.END) and "| bicubic |" in md
     assert (out / "crops.png").stat().st_size > 1000
@@ -97,6 +101,26 @@ def test_ntiresr_plugin(clip, tmp_path):
     r = {x["method"]: x for x in data["quality"]}
     assert r["ntiresr"]["frames"] == N and 20 < r["ntiresr"]["psnr_y"] < 60
     assert data["speed"]["methods"]["ntiresr"]["fps"] > 0
+
+
+def _has_backend(name: str) -> bool:
+    m = methods.Gst(backend=name)
+    return m.available() and m.missing_backend() is None
+
+
+@pytest.mark.skipif(not _has_backend("tract"), reason="ntiresr plugin not built, or without backend=tract")
+def test_ntiresr_variants_plugin(tmp_path):
+    """The real element's speed-only variants: backend=tract, and NV12 in and out (speed only)."""
+    names = ["ntiresr", "ntiresr-tract", "ntiresr-nv12"]
+    data = benchmark.main(["--no-quality", "--methods", ",".join(names), "--out", str(tmp_path),
+                           "--repeat", "1", "--speed-frames", "2", "--speed-seconds", "0.2"])
+    sp = data["speed"]
+    assert all(sp["methods"][n]["fps"] > 0 for n in names)
+    el = sp["model"]["elements"]
+    assert list(el) == names and all(e["gflops"] > 0 and e["over_onnxruntime"] > 0 for e in el.values())
+    assert sp["model"]["tract_gflops"] == el["ntiresr-tract"]["gflops"]
+    md = (tmp_path / "results.md").read_text()
+    assert "| ntiresr-nv12 | own SIMD kernels" in md and "| onnxruntime |" in md
 
 
 def test_update_readme(run, tmp_path):
