@@ -23,6 +23,7 @@ mod thqa;
 #[doc(hidden)]
 pub mod testing {
     pub use crate::ntiresr::EMBEDDED_MODEL;
+    pub use crate::ntiresr::engine::fast::{DEFAULT_ROWS_PER_SWEEP, FastNet, Isa};
     pub use crate::ntiresr::engine::network::{Backend, Network};
     pub use crate::ntiresr::engine::planes::Plane;
     pub use crate::ntiresr::engine::session::Session;

@@ -415,6 +415,7 @@ impl VideoFilterImpl for NtireSr {
         let (w, h) = (in_info.width() as usize, in_info.height() as usize);
         let backend = match settings.backend {
             Backend::Cpu => network::Backend::Cpu,
+            Backend::Tract => network::Backend::Tract,
             Backend::Cuda => network::Backend::Cuda,
         };
         // Planning takes a while: no lock is held meanwhile.
@@ -441,6 +442,7 @@ impl VideoFilterImpl for NtireSr {
         } else {
             ""
         };
+        gst::info!(CAT, imp = self, "network run by {}", upscaler.kernels());
         match upscaler.whole_frame_because() {
             Some(why) => gst::info!(CAT, imp = self, "whole frame at once: {why}"),
             None => gst::info!(CAT, imp = self, "{bands} bands of rows"),

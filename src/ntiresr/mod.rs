@@ -22,13 +22,21 @@ glib::wrapper! {
 #[enum_type(name = "GstNtireSrBackend")]
 pub enum Backend {
     #[default]
-    #[enum_value(name = "CPU: tract on the host's cores", nick = "cpu")]
+    #[enum_value(
+        name = "CPU: the plugin's own SIMD kernels where they cover the model, tract otherwise",
+        nick = "cpu"
+    )]
     Cpu = 0,
     #[enum_value(
         name = "CUDA: tract-cuda (needs the `cuda` cargo feature and a CUDA driver)",
         nick = "cuda"
     )]
     Cuda = 1,
+    #[enum_value(
+        name = "CPU: tract alone (the reference the own kernels are checked against)",
+        nick = "tract"
+    )]
+    Tract = 2,
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {

@@ -19,14 +19,20 @@ pub const OUTPUTS: [&str; 2] = ["residual", "state_out"];
 /// Where the network runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Backend {
+    /// The CPU: our own kernels ([`super::fast`]) where they cover the model, tract otherwise.
     #[default]
     Cpu,
+    /// The CPU, tract alone.
+    Tract,
+    /// tract-cuda.
     Cuda,
 }
 
 /// A parsed network whose tensor names and channel counts match the contract.
 pub struct Network {
     pub(super) name: String,
+    /// The ONNX file, which the fast path plans from.
+    pub(super) bytes: Vec<u8>,
     pub(super) model: InferenceModel,
     /// Positions of `INPUTS` among the model's inputs, and of `OUTPUTS` among its outputs.
     pub(super) input_order: [usize; 3],
@@ -70,6 +76,7 @@ impl Network {
         })?;
         let mut net = Network {
             name: name.to_string(),
+            bytes: bytes.to_vec(),
             model,
             input_order,
             output_order,

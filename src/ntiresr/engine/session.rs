@@ -1,202 +1,103 @@
 //! A network planned for one grid size, run one frame step at a time with the temporal state of
-//! one stream.
+//! one stream: by the plugin's own kernels ([`super::fast`]) where they cover the model on the
+//! CPU, by tract otherwise. Both give the same outputs within 1e-5 (`fast` tests).
 
-use std::fmt;
-use std::sync::Arc;
+use super::fast::Isa;
+use super::fast_session::FastSession;
+use super::network::{Backend, Network};
+use super::tract_session::TractSession;
+use crate::onnx::ModelError;
 
-use tract_onnx::prelude::*;
-use tract_onnx::tract_core::runtime::{RunOptions, Runnable, State, runtime_for_name};
-use tract_onnx::tract_hir::internal::InferenceFact;
-
-use super::network::{Backend, Network, OUTPUTS, resolve_threads};
-use super::planes::{IN_CHANNELS, OUT_CHANNELS};
-use crate::onnx::{ModelError, fill_reused};
-
-/// A network planned for one grid size, with the temporal state of one stream.
-pub struct Session {
-    name: String,
-    _runnable: Box<dyn Runnable>,
-    state: Box<dyn State>,
-    grid: (usize, usize),
-    state_channels: usize,
-    input_order: [usize; 3],
-    output_order: [usize; 2],
-    /// The packed current frame (reused across frames when nothing else holds it).
-    frame: Arc<Tensor>,
-    /// The packed previous frame, `None` after a reset.
-    prev: Option<Arc<Tensor>>,
-    recurrent: Arc<Tensor>,
-    residual: Option<TValue>,
+/// One stream's network run, by either engine.
+#[derive(Debug)]
+pub enum Session {
+    /// Boxed: the planned program is large beside tract's handles.
+    Fast(Box<FastSession>),
+    /// tract, and why the fast path does not run the model (when it was asked to).
+    Tract(TractSession, Option<String>),
 }
 
 impl Session {
-    /// Plans `net` for a `(w, h)` chroma grid on `backend` with `threads` (0: all cores).
+    /// Plans `net` for a `(w, h)` chroma grid on `backend` with `threads` (0: all cores; the
+    /// fast path runs on one).
     pub fn new(
         net: &Network,
         grid: (usize, usize),
         backend: Backend,
         threads: usize,
-    ) -> Result<Session, ModelError> {
-        let (w, h) = grid;
-        let contract = |what: String| ModelError::Contract(format!("model {}: {what}", net.name));
-        let unusable = |what: String| ModelError::Run(format!("model {}: {what}", net.name));
-        let mut model = net.model.clone();
-        let shapes = [
-            [1, IN_CHANNELS, h, w],
-            [1, IN_CHANNELS, h, w],
-            [1, net.state_channels, h, w],
-        ];
-        for (ix, shape) in net.input_order.iter().zip(shapes) {
-            model
-                .set_input_fact(*ix, InferenceFact::dt_shape(f32::datum_type(), shape))
-                .map_err(|e| contract(e.to_string()))?;
-        }
-        let typed = model.into_optimized().map_err(|e| {
-            contract(format!(
-                "cannot be planned for a {w}x{h} grid with inputs {:?}: {e:#}",
-                shapes
-            ))
-        })?;
-        let runtime = match backend {
-            Backend::Cpu => "cpu",
-            Backend::Cuda => "cuda",
+    ) -> Result<Self, ModelError> {
+        let why_not_fast = match backend {
+            Backend::Cpu => match FastSession::new(net, grid, Isa::detect()) {
+                Ok(fast) => return Ok(Session::Fast(Box::new(fast))),
+                Err(why) => Some(why),
+            },
+            Backend::Tract | Backend::Cuda => None,
         };
-        if backend == Backend::Cuda && !cfg!(feature = "cuda") {
-            return Err(unusable(
-                "backend \"cuda\" needs a plugin built with the cargo feature `cuda`".into(),
-            ));
+        let tract = TractSession::new(net, grid, backend, threads)?;
+        Ok(Session::Tract(tract, why_not_fast))
+    }
+
+    /// Which kernels run the network, in words (for the log).
+    pub fn kernels(&self) -> String {
+        match self {
+            Session::Fast(fast) => format!("own kernels ({})", fast.isa().name()),
+            Session::Tract(_, None) => "tract".into(),
+            Session::Tract(_, Some(why)) => format!("tract (the own kernels do not run it: {why})"),
         }
-        let runtime = runtime_for_name(runtime)
-            .map_err(|e| unusable(format!("backend \"{runtime}\" is not usable here: {e:#}")))?
-            .ok_or_else(|| unusable(format!("backend \"{runtime}\" is not available")))?;
-        let threads = resolve_threads(threads);
-        let options = RunOptions {
-            executor: (threads > 1)
-                .then(|| tract_linalg::multithread::Executor::multithread(threads)),
-            ..Default::default()
-        };
-        let runnable = runtime
-            .prepare_with_options(typed, &options)
-            .map_err(|e| contract(format!("cannot be prepared: {e:#}")))?;
-        let state = runnable.spawn().map_err(|e| unusable(e.to_string()))?;
-        let zero = |shape: [usize; 4]| Arc::new(Tensor::zero::<f32>(&shape).expect("f32 zeros"));
-        Ok(Session {
-            name: net.name.clone(),
-            _runnable: runnable,
-            state,
-            grid,
-            state_channels: net.state_channels,
-            input_order: net.input_order,
-            output_order: net.output_order,
-            frame: zero(shapes[0]),
-            prev: None,
-            recurrent: zero(shapes[2]),
-            residual: None,
-        })
     }
 
     /// Forgets every previous frame: the next step starts as the first frame of a stream.
     pub fn reset(&mut self) {
-        self.prev = None;
-        let shape = self.recurrent.shape().to_vec();
-        self.recurrent = Arc::new(Tensor::zero::<f32>(&shape).expect("f32 zeros"));
+        match self {
+            Session::Fast(s) => s.reset(),
+            Session::Tract(s, _) => s.reset(),
+        }
     }
 
     /// Lets `edit` change the recurrent state (`state_channels x h x w`) the next step reads.
     pub fn state_mut_with<R>(&mut self, edit: impl FnOnce(&mut [f32]) -> R) -> R {
-        let tensor = Arc::make_mut(&mut self.recurrent);
-        let mut view = tensor.try_as_plain_ram_mut().expect("plain tensor");
-        edit(view.as_slice_mut::<f32>().expect("f32 tensor"))
+        match self {
+            Session::Fast(s) => s.state_mut_with(edit),
+            Session::Tract(s, _) => s.state_mut_with(edit),
+        }
     }
 
-    /// Lets `fill` write the current frame (`IN_CHANNELS x h x w`) into the input buffer, which
-    /// is reused from frame to frame whenever the network no longer holds it.
+    /// Lets `fill` write the current frame (`IN_CHANNELS x h x w`) into the input buffer.
     pub fn pack_with<R>(&mut self, fill: impl FnOnce(&mut [f32]) -> R) -> R {
-        fill_reused(&mut self.frame, fill)
+        match self {
+            Session::Fast(s) => s.pack_with(fill),
+            Session::Tract(s, _) => s.pack_with(fill),
+        }
     }
 
     /// Runs one step on the packed frame; the residual is then readable with [`Self::residual`].
     pub fn step(&mut self) -> Result<(), ModelError> {
-        let err = |what: String| ModelError::Run(format!("model {}: {what}", self.name));
-        let prev = self.prev.clone().unwrap_or_else(|| self.frame.clone());
-        let mut inputs: TVec<TValue> = tvec![TValue::from_const(self.frame.clone()); 3];
-        inputs[self.input_order[0]] = TValue::from_const(self.frame.clone());
-        inputs[self.input_order[1]] = TValue::from_const(prev);
-        inputs[self.input_order[2]] = TValue::from_const(self.recurrent.clone());
-        self.residual = None;
-        let mut outputs = self
-            .state
-            .run(inputs)
-            .map_err(|e| err(format!("failed to run: {e:#}")))?;
-        let (w, h) = self.grid;
-        let residual = outputs[self.output_order[0]].clone();
-        let state = std::mem::replace(
-            &mut outputs[self.output_order[1]],
-            TValue::from_const(self.recurrent.clone()),
-        );
-        for (value, name, c) in [
-            (&residual, OUTPUTS[0], OUT_CHANNELS),
-            (&state, OUTPUTS[1], self.state_channels),
-        ] {
-            if value.shape() != [1, c, h, w] {
-                return Err(err(format!(
-                    "output \"{name}\" has shape {:?}, expected {:?}",
-                    value.shape(),
-                    [1, c, h, w]
-                )));
-            }
-            let data = value
-                .try_as_plain_ram()
-                .and_then(|v| v.as_slice::<f32>())
-                .map_err(|e| err(format!("output \"{name}\" is not f32: {e}")))?;
-            if !all_finite(data)
-                && let Some(bad) = data.iter().find(|v| !v.is_finite())
-            {
-                return Err(err(format!(
-                    "output \"{name}\" holds a non-finite value {bad}"
-                )));
-            }
+        match self {
+            Session::Fast(s) => s.step(),
+            Session::Tract(s, _) => s.step(),
         }
-        self.recurrent = state.into_arc_tensor();
-        self.prev = Some(self.frame.clone());
-        self.residual = Some(residual);
-        Ok(())
     }
 
     /// The residual of the last successful step (`OUT_CHANNELS x h x w`).
     pub fn residual(&self) -> Option<&[f32]> {
-        self.residual
-            .as_ref()
-            .and_then(|r| r.as_plain_ram())
-            .and_then(|v| v.as_slice::<f32>().ok())
+        match self {
+            Session::Fast(s) => s.residual(),
+            Session::Tract(s, _) => s.residual(),
+        }
     }
 
     /// The recurrent state after the last step (`state_channels x h x w`).
     pub fn recurrent_state(&self) -> Result<&[f32], ModelError> {
-        self.recurrent
-            .try_as_plain_ram()
-            .and_then(|v| v.as_slice::<f32>())
-            .map_err(|e| {
-                ModelError::Run(format!(
-                    "model {}: its recurrent state cannot be read as f32: {e}",
-                    self.name
-                ))
-            })
-    }
-}
-
-impl fmt::Debug for Session {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Session")
-            .field("name", &self.name)
-            .field("grid", &self.grid)
-            .finish()
+        match self {
+            Session::Fast(s) => Ok(s.recurrent_state()),
+            Session::Tract(s, _) => s.recurrent_state(),
+        }
     }
 }
 
 /// Whether every value is finite, in one vectorised pass: `v * 0` is 0 for a finite value and NaN
 /// otherwise, summed over 16 independent lanes.
-fn all_finite(data: &[f32]) -> bool {
+pub(super) fn all_finite(data: &[f32]) -> bool {
     let mut lanes = [0.0f32; 16];
     let chunks = data.chunks_exact(16);
     let tail = chunks.remainder();

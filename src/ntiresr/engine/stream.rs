@@ -87,7 +87,7 @@ impl Stream {
         backend: Backend,
         threads: usize,
     ) -> Result<Vec<(Band, Session)>, String> {
-        if backend != Backend::Cpu || threads < 2 {
+        if backend == Backend::Cuda || threads < 2 {
             return Err(format!("{threads} thread(s) on {backend:?}"));
         }
         let Some(locality) = network.locality() else {
@@ -106,6 +106,11 @@ impl Stream {
                 Ok((band, session))
             })
             .collect()
+    }
+
+    /// Which kernels run the network, in words (for the log).
+    pub fn kernels(&self) -> String {
+        self.bands[0].1.kernels()
     }
 
     /// Why the network runs on the whole frame at once (`None`: it runs in bands of rows).

@@ -95,6 +95,11 @@ impl Upscaler {
         self.direct.band_count()
     }
 
+    /// Which kernels run the network, in words (for the log).
+    pub fn kernels(&self) -> String {
+        self.direct.kernels()
+    }
+
     /// Why the network runs on the whole frame at once rather than in bands, when it does.
     pub fn whole_frame_because(&self) -> Option<&str> {
         self.direct.whole_frame_because()

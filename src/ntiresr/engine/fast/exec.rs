@@ -1,0 +1,229 @@
+//! Running a planned program: gathers and scatters by index arithmetic, convs by the kernels,
+//! rows of ring buffers addressed modulo their depth.
+
+use super::conv::{EpiRt, KMAX, RowIo, conv_row};
+use super::isa::Isa;
+use super::plan::{BORDER, Epi, MAX_EPI, Program, Step};
+use super::view::{Base, ChanMap, PointOp};
+
+/// A buffer at run time: `depth` rows of `row` floats (row r in slot r % depth), `h` rows in all.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Ring {
+    pub base: *mut f32,
+    pub row: usize,
+    pub cs: usize,
+    pub depth: usize,
+    pub h: usize,
+    /// A row of zeros at least `row` long (rows above and below the tensor).
+    pub zero: *const f32,
+}
+
+impl Ring {
+    /// Pixel 0, channel 0 of row `r` (the zero row outside `0..h`).
+    #[inline]
+    pub fn row_ptr(&self, r: isize) -> *mut f32 {
+        let start = if r < 0 || r as usize >= self.h {
+            self.zero as *mut f32
+        } else {
+            // SAFETY: slot r % depth lies inside the ring.
+            unsafe { self.base.add((r as usize % self.depth) * self.row) }
+        };
+        // SAFETY: the border columns are part of every row.
+        unsafe { start.add(BORDER * self.cs) }
+    }
+}
+
+/// Pixels per tile when gathering into a ring row (NHWC, the whole row stays in L1/L2 anyway)
+/// and when scattering to NCHW outputs (one cache line per channel). Multiples of 4.
+const GATHER_TILE: usize = 1 << 20;
+const SCATTER_TILE: usize = 32;
+
+/// Memory of every buffer and graph tensor during one run.
+pub(super) struct Mem<'a> {
+    pub inputs: [&'a [f32]; 3],
+    pub input_dims: &'a [[usize; 3]],
+    pub rings: &'a [Ring],
+}
+
+/// Writes rows `y0..y1` of a destination with `w` pixels per row, channel c from `maps[c]`
+/// (every channel, or those in `only`);
+/// `dst(y)` is the start of row y, `dcs`/`dps` the channel and pixel strides there; `tile`
+/// pixels at a time.
+///
+/// # Safety
+/// The maps were verified against the shapes `mem` describes, the rows they read are present in
+/// their rings, and `dst` covers what is written.
+unsafe fn copy_maps(
+    maps: &[ChanMap],
+    only: Option<&[usize]>,
+    mem: &Mem,
+    rows: std::ops::Range<usize>,
+    w: usize,
+    dst: impl Fn(usize) -> *mut f32,
+    (dcs, dps, tile): (usize, usize, usize),
+) {
+    // Tiles of `tile` pixels (a multiple of every phase period): what a tile reads and writes
+    // of every channel stays in L1 while the channels are transposed (NCHW <-> NHWC).
+    for y in rows {
+        let drow = dst(y);
+        for x0 in (0..w).step_by(tile) {
+            let x1 = (x0 + tile).min(w);
+            for i in 0..only.map_or(maps.len(), |o| o.len()) {
+                let c = only.map_or(i, |o| o[i]);
+                let m = &maps[c];
+                let (py, yb) = (y % m.p, y / m.p);
+                for px in 0..m.p.min(w) {
+                    let (ch, oy, ox) = m.phases[py * m.p + px];
+                    let sy = yb * m.m + oy;
+                    let (srow, sps) = match m.base {
+                        Base::Input(i) => {
+                            let [_, h, iw] = mem.input_dims[i];
+                            // SAFETY: (ch, sy) is inside input i (checked when planned).
+                            (
+                                unsafe { mem.inputs[i].as_ptr().add((ch * h + sy) * iw + ox) },
+                                1,
+                            )
+                        }
+                        Base::Buf(b) => {
+                            let r = mem.rings[b];
+                            let p = unsafe { r.row_ptr(sy as isize).add(ox * r.cs + ch) };
+                            (p as *const f32, r.cs)
+                        }
+                    };
+                    // Pixels X = px + k * p of this tile.
+                    let k0 = x0 / m.p;
+                    let k1 = (x1 - px).div_ceil(m.p).max(k0);
+                    let (step, dstep) = (m.m * sps, m.p * dps);
+                    let d0 = unsafe { drow.add(c * dcs + px * dps) };
+                    let ks = k0..k1;
+                    // SAFETY (all loops): the maps were verified for every (y, X).
+                    match *m.ops.as_slice() {
+                        [] => {
+                            for k in ks {
+                                unsafe { *d0.add(k * dstep) = *srow.add(k * step) };
+                            }
+                        }
+                        [PointOp::Affine(a, b)] => {
+                            for k in ks {
+                                unsafe { *d0.add(k * dstep) = *srow.add(k * step) * a + b };
+                            }
+                        }
+                        [PointOp::Clip(lo, hi)] => {
+                            for k in ks {
+                                let v = unsafe { *srow.add(k * step) };
+                                unsafe { *d0.add(k * dstep) = v.max(lo).min(hi) };
+                            }
+                        }
+                        _ => {
+                            for k in ks {
+                                let mut v = unsafe { *srow.add(k * step) };
+                                for op in &m.ops {
+                                    v = op.apply(v);
+                                }
+                                unsafe { *d0.add(k * dstep) = v };
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs rows `rows` of one step.
+///
+/// # Safety
+/// `mem` and `outs` match the program the step belongs to, and the schedule guarantees the rows
+/// it reads are present.
+pub(super) unsafe fn run_rows(
+    isa: Isa,
+    prog: &Program,
+    step: &Step,
+    mem: &Mem,
+    outs: &mut [&mut [f32]; 2],
+    rows: std::ops::Range<usize>,
+) {
+    match step {
+        Step::Gather { dst, maps } => {
+            let r = mem.rings[*dst];
+            let w = prog.bufs[*dst].w;
+            let dst = |y: usize| r.row_ptr(y as isize);
+            unsafe { copy_maps(maps, None, mem, rows, w, dst, (1, r.cs, GATHER_TILE)) };
+        }
+        Step::Scatter {
+            out,
+            maps,
+            blocks,
+            rest,
+        } => {
+            let [_, h, w] = prog.outputs[*out];
+            let o = outs[*out].as_mut_ptr();
+            // SAFETY: row y of an NCHW output starts at y * w (channel 0).
+            let dst = |y: usize| unsafe { o.add(y * w) };
+            #[cfg(target_arch = "x86_64")]
+            if isa != Isa::Portable {
+                for y in rows.clone() {
+                    for b in blocks {
+                        let r = mem.rings[b.buf];
+                        // SAFETY: the block's maps were verified like any other.
+                        let src = unsafe {
+                            r.row_ptr((y * b.m + b.oy) as isize)
+                                .add(b.ox * r.cs + b.ch0)
+                        };
+                        let d: [*mut f32; 16] =
+                            std::array::from_fn(|j| unsafe { dst(y).add(b.dst[j] * h * w) });
+                        let stride = b.m * r.cs;
+                        match isa {
+                            Isa::Avx512 => unsafe {
+                                super::transpose::scatter_row(src, stride, w, &d, &b.ops)
+                            },
+                            _ => unsafe {
+                                super::transpose::scatter_row_avx2(src, stride, w, &d, &b.ops)
+                            },
+                        }
+                    }
+                }
+                unsafe {
+                    copy_maps(
+                        maps,
+                        Some(rest),
+                        mem,
+                        rows,
+                        w,
+                        dst,
+                        (h * w, 1, SCATTER_TILE),
+                    )
+                };
+                return;
+            }
+            unsafe { copy_maps(maps, None, mem, rows, w, dst, (h * w, 1, SCATTER_TILE)) };
+        }
+        Step::Conv {
+            src,
+            dst,
+            layer: l,
+            epi,
+            ..
+        } => {
+            let (ri, ro) = (mem.rings[*src], mem.rings[*dst]);
+            let mut rt = [EpiRt::Point(PointOp::Relu); MAX_EPI];
+            for oy in rows {
+                let mut io = RowIo {
+                    rin: [std::ptr::null(); KMAX],
+                    in_cs: ri.cs,
+                    out: ro.row_ptr(oy as isize),
+                };
+                for ky in 0..l.kh {
+                    io.rin[ky] = ri.row_ptr((oy * l.sy + ky) as isize - l.pad_y as isize);
+                }
+                for (r, e) in rt.iter_mut().zip(epi) {
+                    *r = match *e {
+                        Epi::Point(p) => EpiRt::Point(p),
+                        Epi::Add(b) => EpiRt::Add(mem.rings[b].row_ptr(oy as isize)),
+                    };
+                }
+                unsafe { conv_row(isa, l, &io, &rt[..epi.len()]) };
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! A network run by our own kernels ([`super::fast`]) for one grid size, with the temporal state
+//! of one stream: the same interface as [`super::tract_session::TractSession`].
+
+use super::fast::{FastNet, Isa};
+use super::network::Network;
+use super::planes::{IN_CHANNELS, OUT_CHANNELS};
+use super::session::all_finite;
+use crate::onnx::ModelError;
+
+/// [`FastNet`] with its input and output buffers, kept from frame to frame.
+pub struct FastSession {
+    name: String,
+    net: FastNet,
+    frame: Vec<f32>,
+    /// The previous frame's packed input, when there is one (`false` after a reset).
+    prev: Vec<f32>,
+    has_prev: bool,
+    state: Vec<f32>,
+    state_out: Vec<f32>,
+    residual: Vec<f32>,
+    stepped: bool,
+}
+
+impl std::fmt::Debug for FastSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FastSession")
+            .field("name", &self.name)
+            .field("grid", &self.net.grid())
+            .field("isa", &self.net.isa())
+            .finish()
+    }
+}
+
+impl FastSession {
+    /// Plans `net` for a `(w, h)` chroma grid on `isa`, or says why the fast path does not
+    /// cover it (the caller then runs tract).
+    pub fn new(net: &Network, grid: (usize, usize), isa: Isa) -> Result<Self, String> {
+        let fast = FastNet::plan(&net.bytes, grid, isa)?;
+        let cells = grid.0 * grid.1;
+        let state = net.state_channels * cells;
+        Ok(FastSession {
+            name: net.name.clone(),
+            net: fast,
+            frame: vec![0.0; IN_CHANNELS * cells],
+            prev: vec![0.0; IN_CHANNELS * cells],
+            has_prev: false,
+            state: vec![0.0; state],
+            state_out: vec![0.0; state],
+            residual: vec![0.0; OUT_CHANNELS * cells],
+            stepped: false,
+        })
+    }
+
+    /// The kernels in use, for messages.
+    pub fn isa(&self) -> Isa {
+        self.net.isa()
+    }
+
+    /// Forgets every previous frame: the next step starts as the first frame of a stream.
+    pub fn reset(&mut self) {
+        self.has_prev = false;
+        self.stepped = false;
+        self.state.fill(0.0);
+    }
+
+    /// Lets `edit` change the recurrent state (`state_channels x h x w`) the next step reads.
+    pub fn state_mut_with<R>(&mut self, edit: impl FnOnce(&mut [f32]) -> R) -> R {
+        edit(&mut self.state)
+    }
+
+    /// Lets `fill` write the current frame (`IN_CHANNELS x h x w`) into the input buffer.
+    pub fn pack_with<R>(&mut self, fill: impl FnOnce(&mut [f32]) -> R) -> R {
+        fill(&mut self.frame)
+    }
+
+    /// Runs one step; a non-finite output is an error and leaves the state as it was.
+    pub fn step(&mut self) -> Result<(), ModelError> {
+        self.stepped = false;
+        let prev = if self.has_prev {
+            &self.prev
+        } else {
+            &self.frame
+        };
+        self.net.run(
+            &self.frame,
+            prev,
+            &self.state,
+            &mut self.residual,
+            &mut self.state_out,
+        );
+        for (name, values) in [("residual", &self.residual), ("state_out", &self.state_out)] {
+            if !all_finite(values) {
+                return Err(ModelError::Run(format!(
+                    "model {}: output \"{name}\" holds a non-finite value",
+                    self.name
+                )));
+            }
+        }
+        std::mem::swap(&mut self.state, &mut self.state_out);
+        std::mem::swap(&mut self.prev, &mut self.frame);
+        self.has_prev = true;
+        self.stepped = true;
+        Ok(())
+    }
+
+    /// The residual of the last successful step (`OUT_CHANNELS x h x w`).
+    pub fn residual(&self) -> Option<&[f32]> {
+        self.stepped.then_some(&self.residual[..])
+    }
+
+    /// The recurrent state after the last step (`state_channels x h x w`).
+    pub fn recurrent_state(&self) -> &[f32] {
+        &self.state
+    }
+}
