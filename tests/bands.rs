@@ -3,27 +3,9 @@
 
 mod common;
 
-use common::data;
-use gst_video::prelude::*;
-use gstntiresr::testing::Plane;
+use common::{data, max_abs_diff, step_upscaler};
 use gstntiresr::testing::Upscaler;
 use gstntiresr::testing::{Backend, Network};
-
-/// Steps `upscaler` on `buffer`, an I420 frame of `width x height` from [`common::frame`].
-fn step(upscaler: &mut Upscaler, buffer: &gst::Buffer, width: u32, height: u32) {
-    let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, width, height)
-        .build()
-        .unwrap();
-    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).unwrap();
-    let planes: [Plane; 3] = std::array::from_fn(|p| Plane {
-        data: frame.plane_data(p as u32).unwrap(),
-        stride: frame.plane_stride()[p] as usize,
-        step: 1,
-        width: frame.comp_width(p as u32) as usize,
-        height: frame.comp_height(p as u32) as usize,
-    });
-    upscaler.step(planes).unwrap();
-}
 
 /// Runs `network` on six frames of `width x height` in two bands and on the whole frame, and
 /// compares their residuals after every frame.
@@ -35,14 +17,9 @@ fn check_bands_match_whole_frame(network: &Network, width: u32, height: u32) {
     assert_eq!((whole.band_count(), banded.band_count()), (1, 2));
     for t in 0..6 {
         let input = common::frame(width, height, t);
-        step(&mut whole, &input, width, height);
-        step(&mut banded, &input, width, height);
-        let worst = whole
-            .residual()
-            .iter()
-            .zip(banded.residual())
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
+        step_upscaler(&mut whole, &input, width, height);
+        step_upscaler(&mut banded, &input, width, height);
+        let worst = max_abs_diff(whole.residual(), banded.residual());
         // Same sums on the same inputs; only the order of additions may differ.
         assert!(worst <= 1e-5, "frame {t}: residuals differ by {worst}");
     }
@@ -79,7 +56,7 @@ fn a_model_that_is_not_local_runs_on_the_whole_frame() {
     assert_eq!(network.reach(), None);
     let mut upscaler = Upscaler::new(&network, 96, 70, Backend::Cpu, 2, false).unwrap();
     assert_eq!(upscaler.band_count(), 1);
-    step(&mut upscaler, &common::frame(96, 70, 0), 96, 70);
+    step_upscaler(&mut upscaler, &common::frame(96, 70, 0), 96, 70);
 }
 
 #[test]

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use gst_video::prelude::*;
+use gstntiresr::testing::{Plane, Upscaler};
 
 pub fn init() {
     static INIT: Once = Once::new();
@@ -128,4 +129,29 @@ pub fn run_pipeline(
     };
     pipeline.set_state(gst::State::Null).unwrap();
     result.map(|_| pipeline)
+}
+
+/// Steps `upscaler` on `buffer`, an I420 frame of `width x height` (as from [`frame`]).
+pub fn step_upscaler(upscaler: &mut Upscaler, buffer: &gst::Buffer, width: u32, height: u32) {
+    let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, width, height)
+        .build()
+        .unwrap();
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).unwrap();
+    let planes: [Plane; 3] = std::array::from_fn(|p| Plane {
+        data: frame.plane_data(p as u32).unwrap(),
+        stride: frame.plane_stride()[p] as usize,
+        step: 1,
+        width: frame.comp_width(p as u32) as usize,
+        height: frame.comp_height(p as u32) as usize,
+    });
+    upscaler.step(planes).unwrap();
+}
+
+/// The largest absolute difference between two residuals.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "residual sizes");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max)
 }
