@@ -58,15 +58,22 @@ pub fn grid(width: usize, height: usize) -> (usize, usize) {
     (width.div_ceil(2), height.div_ceil(2))
 }
 
-/// Packs an I420 frame into `out` (`IN_CHANNELS x h x w`, values in 0..1).
+/// Packs an I420 (or NV12) frame into `out` (`IN_CHANNELS x h x w`, values in 0..1).
 pub fn pack(y: Plane, u: Plane, v: Plane, out: &mut [f32]) {
-    let (w, h) = grid(y.width, y.height);
-    let n = w * h;
+    let (_, h) = grid(y.width, y.height);
+    pack_rows(y, u, v, 0..h, out);
+}
+
+/// Packs grid rows `rows` of a frame into `out` (`IN_CHANNELS x rows.len() x w`), as [`pack`]
+/// would for those rows: a band of rows packs its own input.
+pub fn pack_rows(y: Plane, u: Plane, v: Plane, rows: std::ops::Range<usize>, out: &mut [f32]) {
+    let (w, _) = grid(y.width, y.height);
+    let n = w * rows.len();
     assert_eq!(out.len(), IN_CHANNELS * n, "packed frame buffer size");
     let k = 1.0 / 255.0;
-    for gy in 0..h {
+    for (r, gy) in rows.enumerate() {
         for gx in 0..w {
-            let i = gy * w + gx;
+            let i = r * w + gx;
             for dy in 0..2 {
                 for dx in 0..2 {
                     out[(2 * dy + dx) * n + i] = y.at(2 * gx + dx, 2 * gy + dy) as f32 * k;
@@ -527,5 +534,26 @@ mod tests {
         pack(luma, step1, step1, &mut p1);
         pack(luma, step2, step2, &mut p2);
         assert_eq!(p1, p2);
+    }
+
+    #[test]
+    fn a_band_packs_its_rows_as_the_whole_frame_does() {
+        let (w, h) = (9, 7);
+        let y: Vec<u8> = (0..w * h).map(|i| (i * 29 % 256) as u8).collect();
+        let c: Vec<u8> = (0..5 * 4).map(|i| (i * 13 % 256) as u8).collect();
+        let (yp, cp) = (plane(&y, w, h), plane(&c, 5, 4));
+        let (gw, gh) = grid(w, h);
+        let mut whole = vec![0.0; IN_CHANNELS * gw * gh];
+        pack(yp, cp, cp, &mut whole);
+        let rows = 1..3;
+        let mut band = vec![0.0; IN_CHANNELS * gw * rows.len()];
+        pack_rows(yp, cp, cp, rows.clone(), &mut band);
+        for ch in 0..IN_CHANNELS {
+            let from = &whole[ch * gw * gh + rows.start * gw..ch * gw * gh + rows.end * gw];
+            assert_eq!(
+                &band[ch * gw * rows.len()..(ch + 1) * gw * rows.len()],
+                from
+            );
+        }
     }
 }

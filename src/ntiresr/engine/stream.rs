@@ -7,7 +7,7 @@
 
 use super::bands::{self, Band};
 use super::network::{Backend, Network};
-use super::planes::{self, IN_CHANNELS, OUT_CHANNELS, Plane};
+use super::planes::{self, OUT_CHANNELS, Plane};
 use super::session::Session;
 use crate::onnx::ModelError;
 
@@ -22,10 +22,9 @@ pub struct Stream {
     whole_frame_because: Option<String>,
 }
 
-/// The whole packed frame the bands read from, the whole residual they write to, and the
-/// threads that run every band but the first (kept, so their tract scratch space stays warm).
+/// The whole residual the bands' own rows are gathered into, and the threads that run every band
+/// but the first (kept, so their scratch space stays warm).
 struct Joined {
-    packed: Vec<f32>,
     residual: Vec<f32>,
     helpers: rayon::ThreadPool,
 }
@@ -53,7 +52,6 @@ impl Stream {
         let joined = match bands.len() {
             1 => None,
             n => Some(Joined {
-                packed: vec![0.0; IN_CHANNELS * cells],
                 residual: vec![0.0; OUT_CHANNELS * cells],
                 helpers: rayon::ThreadPoolBuilder::new()
                     .num_threads(n - 1)
@@ -143,14 +141,10 @@ impl Stream {
             session.pack_with(|buf| planes::pack(y, u, v, buf));
             return session.step();
         };
-        planes::pack(y, u, v, &mut joined.packed);
         let (width, height) = self.grid;
         let whole = 0..height;
-        let packed = &joined.packed;
         let run = |(band, session): &mut (Band, Session)| {
-            session.pack_with(|buf| {
-                bands::copy_rows(packed, &whole, buf, &band.input, band.input.clone(), width)
-            });
+            session.pack_with(|buf| planes::pack_rows(y, u, v, band.input.clone(), buf));
             session.step()
         };
         let mut results: Vec<Result<(), ModelError>> = vec![Ok(()); self.bands.len()];
@@ -167,18 +161,31 @@ impl Stream {
             self.reset();
             return Err(e);
         }
-        for (band, session) in &self.bands {
-            let residual = session.residual().expect("a successful step");
-            let own = band.own.clone();
-            bands::copy_rows(
-                residual,
-                &band.input,
-                &mut joined.residual,
-                &whole,
-                own,
-                width,
-            );
-        }
+        // Each band's own rows into the whole residual, channels split between the threads.
+        let cells = width * height;
+        let threads = joined.helpers.current_num_threads() + 1;
+        let per_thread = OUT_CHANNELS.div_ceil(threads) * cells;
+        let residuals: Vec<(&Band, &[f32])> = self
+            .bands
+            .iter()
+            .map(|(band, session)| (band, session.residual().expect("a successful step")))
+            .collect();
+        let gather = |dst: &mut [f32], first: usize| {
+            let channels = first..first + dst.len() / cells;
+            for &(band, residual) in &residuals {
+                let plane = band.input.len() * width;
+                let src = &residual[channels.start * plane..channels.end * plane];
+                bands::copy_rows(src, &band.input, dst, &whole, band.own.clone(), width);
+            }
+        };
+        joined.helpers.in_place_scope(|scope| {
+            let mut chunks = joined.residual.chunks_mut(per_thread).enumerate();
+            let (_, first) = chunks.next().expect("a residual");
+            for (k, chunk) in chunks {
+                scope.spawn(move |_| gather(chunk, k * per_thread / cells));
+            }
+            gather(first, 0);
+        });
         self.share_halo_states().inspect_err(|_| self.reset())
     }
 
