@@ -19,7 +19,7 @@ pub const OUTPUTS: [&str; 2] = ["residual", "state_out"];
 /// Where the network runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Backend {
-    /// The CPU: our own kernels ([`super::fast`]) where they cover the model, tract otherwise.
+    /// The CPU: our own kernels (`engine::fast`) where they cover the model, tract otherwise.
     #[default]
     Cpu,
     /// The CPU, tract alone.
