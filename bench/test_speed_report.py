@@ -218,11 +218,39 @@ def committed() -> dict:
     return json.loads(COMMITTED.read_text())
 
 
+def _old_speed(data: dict) -> dict:
+    """The results.json a run before #20 wrote: no peak, no per-variant figures, no speed-only
+    methods, tract's GFLOP/s taken from `ntiresr` (then tract in the element)."""
+    d = copy.deepcopy(data)
+    sp, mo = d["speed"], d["speed"]["model"]
+    sp.pop("peak", None)
+    mo.pop("elements", None)
+    for name in ("ntiresr-tract", "ntiresr-nv12"):
+        sp["methods"].pop(name, None)
+    for key in ("gflops", "peak_share"):
+        mo["onnxruntime"].pop(key, None)
+    d["settings"].pop("speed_only", None)
+    fps = sp["methods"]["ntiresr"]["fps"]
+    mo["tract_gflops"] = mo["gflop_per_frame"] * fps
+    mo["tract_over_onnxruntime"] = fps / mo["onnxruntime"]["fps"]
+    return d
+
+
 def test_report_committed_results(committed):
-    """The results.json of the last run (no peak, no per-variant figures) renders as before."""
+    """The committed results.json renders, with its per-variant speed table when it has one."""
     md = report.markdown(committed, "bench/results/crops.png")
     assert md.startswith(report.START) and md.rstrip().endswith(report.END)
-    mo = committed["speed"]["model"]
+    assert "| ntiresr |" in md and "| ntiresr-mirror |" in md
+    if "elements" in committed["speed"]["model"]:
+        assert "| network |" in md and "fp32 FMA peak" in md
+
+
+def test_report_old_results():
+    """A results.json of before #20 (no peak, no per-variant figures) renders as it did."""
+    old = _old_speed(json.loads(COMMITTED.read_text()))
+    md = report.markdown(old, "bench/results/crops.png")
+    assert md.startswith(report.START) and md.rstrip().endswith(report.END)
+    mo = old["speed"]["model"]
     assert f"tract, in the element, reaches {mo['tract_gflops']:.1f} GFLOP/s" in md
     assert "fp32 FMA peak" not in md and "| network |" not in md and "timed only" not in md
     assert "| ntiresr |" in md and "| ntiresr-mirror |" in md
