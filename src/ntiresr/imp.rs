@@ -4,11 +4,12 @@
 /**
  * element-ntiresr:
  *
- * x4 super-resolution and H.265 artifact removal for talking-head video: I420 in, I420 at four
- * times the width and height out, by a small causal recurrent network (an ONNX model run by
- * tract; a trained model is embedded). The output for frame t uses frames up to t only and is
- * pushed before frame t+1 is accepted; the temporal state is reset on a flush, a DISCONT buffer,
- * a timestamp gap of more than 1.5 frames, new caps and stop.
+ * x4 super-resolution and H.265 artifact removal for talking-head video: I420 or NV12 in, the
+ * same format at four times the width and height out, by a small causal recurrent network (an
+ * ONNX model run by the plugin's own SIMD kernels, or by tract; a trained model is embedded).
+ * The output for frame t uses frames up to t only and is pushed before frame t+1 is accepted;
+ * the temporal state is reset on a flush, a DISCONT buffer, a timestamp gap of more than 1.5
+ * frames, new caps and stop.
  *
  * ## Example pipeline
  * ```bash
@@ -20,7 +21,8 @@
  * - `model-location` (string, unset): an ONNX model honouring the contract of
  *   `models/README.md` instead of the embedded one.
  * - `n-threads` (uint, 0 = every core): threads the network runs on, one band of rows each.
- * - `backend` (`cpu` / `cuda`): where the network runs.
+ * - `backend` (`cpu` / `tract` / `cuda`): where the network runs (`cpu`: the own kernels where
+ *   they cover the model, tract otherwise).
  * - `mirror-ensemble` (bool, false): also run each frame mirrored and average the two.
  * - `stats` (GstStructure, read-only): `frames`, `resets`, `mean-ms`, `max-ms`.
  *
@@ -100,7 +102,7 @@ struct State {
     in_info: Option<gst_video::VideoInfo>,
     continuity: Continuity,
     failed_in_a_row: u32,
-    /// Whether this stream already posted its warning for a failed step / an invalid buffer.
+    /// Whether a warning for a failed step / an invalid buffer was posted since start.
     warned_failed: bool,
     warned_invalid: bool,
 }
@@ -370,8 +372,8 @@ impl BaseTransformImpl for NtireSr {
                     gst::StreamError::Format,
                     (
                         "ntiresr: dropped an input buffer of {} bytes that does not hold a \
-                         {}x{} frame of {} bytes (warned once per stream; `stats` counts them \
-                         in `dropped`)",
+                         {}x{} frame of {} bytes (warned once per start of the element; `stats` \
+                         counts them in `dropped`)",
                         inbuf.size(),
                         info.width(),
                         info.height(),
@@ -545,7 +547,7 @@ impl VideoFilterImpl for NtireSr {
                     self,
                     gst::StreamError::Decode,
                     ("ntiresr: a frame was upscaled by plain bicubic and the temporal state \
-                         reset, because {e} (warned once per stream; `stats` counts them in \
+                         reset, because {e} (warned once per start of the element; `stats` counts them in \
                          `failed`)")
                 );
             }
