@@ -109,7 +109,9 @@ fn main() {
                 .map(|s| vec![0f32; s.iter().product()]);
             runners.push((
                 label,
-                Box::new(move || net.borrow_mut().run(&x[0], &x[1], &x[2], &mut r, &mut s)),
+                Box::new(move || {
+                    net.borrow_mut().run(&x[0], &x[1], &x[2], &mut r, &mut s);
+                }),
             ));
         }
     }

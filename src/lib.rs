@@ -25,7 +25,7 @@ pub mod testing {
     pub use crate::ntiresr::EMBEDDED_MODEL;
     pub use crate::ntiresr::engine::fast::{DEFAULT_ROWS_PER_SWEEP, FastNet, Isa};
     pub use crate::ntiresr::engine::network::{Backend, Network};
-    pub use crate::ntiresr::engine::planes::Plane;
+    pub use crate::ntiresr::engine::planes::{Plane, PlaneMut};
     pub use crate::ntiresr::engine::session::Session;
     pub use crate::ntiresr::engine::upscaler::Upscaler;
     pub use crate::onnx::ModelError;

@@ -4,7 +4,7 @@
 use super::fast::{FastNet, Isa};
 use super::network::Network;
 use super::planes::{IN_CHANNELS, OUT_CHANNELS};
-use super::session::all_finite;
+use super::rows_out::RowsOut;
 use crate::onnx::ModelError;
 
 /// [`FastNet`] with its input and output buffers, kept from frame to frame.
@@ -17,8 +17,9 @@ pub struct FastSession {
     has_prev: bool,
     state: Vec<f32>,
     state_out: Vec<f32>,
+    /// The whole residual of the last [`Self::step`], allocated by its first call.
     residual: Vec<f32>,
-    stepped: bool,
+    kept: bool,
 }
 
 impl std::fmt::Debug for FastSession {
@@ -46,8 +47,8 @@ impl FastSession {
             has_prev: false,
             state: vec![0.0; state],
             state_out: vec![0.0; state],
-            residual: vec![0.0; OUT_CHANNELS * cells],
-            stepped: false,
+            residual: Vec::new(),
+            kept: false,
         })
     }
 
@@ -59,7 +60,7 @@ impl FastSession {
     /// Forgets every previous frame: the next step starts as the first frame of a stream.
     pub fn reset(&mut self) {
         self.has_prev = false;
-        self.stepped = false;
+        self.kept = false;
         self.state.fill(0.0);
     }
 
@@ -73,39 +74,49 @@ impl FastSession {
         fill(&mut self.frame)
     }
 
-    /// Runs one step; a non-finite output is an error and leaves the state as it was.
-    pub fn step(&mut self) -> Result<(), ModelError> {
-        self.stepped = false;
+    /// Runs one step, writing the rows of the residual that `residual` lends; a non-finite
+    /// output is an error and leaves the state as it was.
+    pub fn step_into(&mut self, residual: &RowsOut) -> Result<(), ModelError> {
+        self.kept = false;
         let prev = if self.has_prev {
             &self.prev
         } else {
             &self.frame
         };
-        self.net.run(
+        let finite = self.net.run_into(
             &self.frame,
             prev,
             &self.state,
-            &mut self.residual,
+            residual,
             &mut self.state_out,
         );
-        for (name, values) in [("residual", &self.residual), ("state_out", &self.state_out)] {
-            if !all_finite(values) {
-                return Err(ModelError::Run(format!(
-                    "model {}: output \"{name}\" holds a non-finite value",
-                    self.name
-                )));
-            }
+        if let Some(k) = finite.iter().position(|&f| !f) {
+            return Err(ModelError::Run(format!(
+                "model {}: output \"{}\" holds a non-finite value",
+                self.name,
+                ["residual", "state_out"][k]
+            )));
         }
         std::mem::swap(&mut self.state, &mut self.state_out);
         std::mem::swap(&mut self.prev, &mut self.frame);
         self.has_prev = true;
-        self.stepped = true;
         Ok(())
     }
 
-    /// The residual of the last successful step (`OUT_CHANNELS x h x w`).
+    /// Runs one step, keeping the whole residual for [`Self::residual`].
+    pub fn step(&mut self) -> Result<(), ModelError> {
+        let (w, h) = self.net.grid();
+        let mut kept = std::mem::take(&mut self.residual);
+        kept.resize(OUT_CHANNELS * w * h, 0.0);
+        let result = self.step_into(&RowsOut::whole(&mut kept, OUT_CHANNELS, h, w));
+        self.residual = kept;
+        self.kept = result.is_ok();
+        result
+    }
+
+    /// The residual of the last [`Self::step`] (`OUT_CHANNELS x h x w`), if it succeeded.
     pub fn residual(&self) -> Option<&[f32]> {
-        self.stepped.then_some(&self.residual[..])
+        self.kept.then_some(&self.residual[..])
     }
 
     /// The recurrent state after the last step (`state_channels x h x w`).

@@ -8,6 +8,7 @@ pub mod fast_session;
 pub mod mirror;
 pub mod network;
 pub mod planes;
+pub mod rows_out;
 pub mod session;
 pub mod stream;
 pub mod tract_session;

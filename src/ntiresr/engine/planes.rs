@@ -58,14 +58,8 @@ pub fn grid(width: usize, height: usize) -> (usize, usize) {
     (width.div_ceil(2), height.div_ceil(2))
 }
 
-/// Packs an I420 (or NV12) frame into `out` (`IN_CHANNELS x h x w`, values in 0..1).
-pub fn pack(y: Plane, u: Plane, v: Plane, out: &mut [f32]) {
-    let (_, h) = grid(y.width, y.height);
-    pack_rows(y, u, v, 0..h, out);
-}
-
-/// Packs grid rows `rows` of a frame into `out` (`IN_CHANNELS x rows.len() x w`), as [`pack`]
-/// would for those rows: a band of rows packs its own input.
+/// Packs grid rows `rows` of an I420 (or NV12) frame into `out` (`IN_CHANNELS x rows.len() x w`,
+/// values in 0..1): the whole frame, or a band of rows its own input.
 pub fn pack_rows(y: Plane, u: Plane, v: Plane, rows: std::ops::Range<usize>, out: &mut [f32]) {
     let (w, _) = grid(y.width, y.height);
     let n = w * rows.len();
@@ -228,11 +222,20 @@ pub fn upscale_add(
         scratch.resize(needed, 0.0);
     }
     let scratch = &mut scratch[..needed];
-    let mut padded = Vec::with_capacity(src.width + 4);
-    let mut gathered = Vec::new();
-    for (yy, out) in scratch.chunks_exact_mut(row_len).enumerate() {
-        upscale_row(src.row(yy, &mut gathered), out, &taps, &mut padded);
-    }
+    // Both passes run in bands of rows on every core when the plane is tall enough.
+    let pool = helpers.filter(|_| dst.height >= 256);
+    in_bands(pool, scratch, row_len, |band, first_row| {
+        let mut padded = Vec::with_capacity(src.width + 4);
+        let mut gathered = Vec::new();
+        for (k, out) in band.chunks_exact_mut(row_len).enumerate() {
+            upscale_row(
+                src.row(first_row + k, &mut gathered),
+                out,
+                &taps,
+                &mut padded,
+            );
+        }
+    });
     // Vertical pass plus residual, into the destination plane, in bands of rows on every core.
     let scratch = &scratch[..];
     let sh = src.height as isize;
@@ -286,19 +289,33 @@ pub fn upscale_add(
     };
     let height = dst.height;
     let data = &mut dst.data[..(height - 1) * stride + row_bytes];
-    let pool = helpers.filter(|_| height >= 256);
+    in_bands(pool, data, stride, vertical);
+}
+
+/// Runs `f(band, first_row)` on bands of whole rows (`row` elements each; the last may be
+/// short) of `data`: one band on the calling thread and one on each of `pool`'s (kept) threads.
+fn in_bands<T: Send>(
+    pool: Option<&rayon::ThreadPool>,
+    data: &mut [T],
+    row: usize,
+    f: impl Fn(&mut [T], usize) + Sync,
+) {
+    let rows = data.len().div_ceil(row);
     let bands = pool.map_or(1, |p| p.current_num_threads() + 1);
-    let rows_per_band = height.div_ceil(bands);
-    let mut chunks = data.chunks_mut(rows_per_band * stride).enumerate();
-    let (_, first) = chunks.next().expect("a non-empty plane");
+    let rows_per_band = rows.div_ceil(bands).max(1);
+    let mut chunks = data.chunks_mut(rows_per_band * row).enumerate();
+    let Some((_, first)) = chunks.next() else {
+        return;
+    };
     match pool {
         Some(pool) => pool.in_place_scope(|scope| {
             for (b, band) in chunks {
-                scope.spawn(move |_| vertical(band, b * rows_per_band));
+                let f = &f;
+                scope.spawn(move |_| f(band, b * rows_per_band));
             }
-            vertical(first, 0);
+            f(first, 0);
         }),
-        None => vertical(first, 0),
+        None => f(first, 0),
     }
 }
 
@@ -314,6 +331,11 @@ mod tests {
             width,
             height,
         }
+    }
+
+    /// The whole frame packed.
+    fn pack(y: Plane, u: Plane, v: Plane, out: &mut [f32]) {
+        pack_rows(y, u, v, 0..grid(y.width, y.height).1, out);
     }
 
     #[test]

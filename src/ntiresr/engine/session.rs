@@ -5,6 +5,7 @@
 use super::fast::Isa;
 use super::fast_session::FastSession;
 use super::network::{Backend, Network};
+use super::rows_out::RowsOut;
 use super::tract_session::TractSession;
 use crate::onnx::ModelError;
 
@@ -78,7 +79,16 @@ impl Session {
         }
     }
 
-    /// The residual of the last successful step (`OUT_CHANNELS x h x w`).
+    /// Runs one step on the packed frame, writing the rows of the residual that `residual` lends
+    /// (a band's own rows of the frame's residual).
+    pub fn step_into(&mut self, residual: &mut RowsOut) -> Result<(), ModelError> {
+        match self {
+            Session::Fast(s) => s.step_into(residual),
+            Session::Tract(s, _) => s.step_into(residual),
+        }
+    }
+
+    /// The residual of the last successful [`Self::step`] (`OUT_CHANNELS x h x w`).
     pub fn residual(&self) -> Option<&[f32]> {
         match self {
             Session::Fast(s) => s.residual(),

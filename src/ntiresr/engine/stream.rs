@@ -8,6 +8,7 @@
 use super::bands::{self, Band};
 use super::network::{Backend, Network};
 use super::planes::{self, OUT_CHANNELS, Plane};
+use super::rows_out::RowsOut;
 use super::session::Session;
 use crate::onnx::ModelError;
 
@@ -15,18 +16,16 @@ use crate::onnx::ModelError;
 pub struct Stream {
     /// One session per band of rows; a single band covers the whole frame.
     bands: Vec<(Band, Session)>,
-    /// What running several bands needs; `None` with a single band.
-    joined: Option<Joined>,
+    /// Each band's own rows, in order.
+    owns: Vec<std::ops::Range<usize>>,
+    /// The frame's residual, each band writing its own rows.
+    residual: Vec<f32>,
+    /// The threads that run every band but the first (kept, so that their scratch space stays
+    /// warm); `None` with a single band.
+    helpers: Option<rayon::ThreadPool>,
     grid: (usize, usize),
     /// Why the network runs on the whole frame at once, when it does.
     whole_frame_because: Option<String>,
-}
-
-/// The whole residual the bands' own rows are gathered into, and the threads that run every band
-/// but the first (kept, so their scratch space stays warm).
-struct Joined {
-    residual: Vec<f32>,
-    helpers: rayon::ThreadPool,
 }
 
 impl Stream {
@@ -48,21 +47,21 @@ impl Stream {
                 (vec![(whole, session)], Some(why))
             }
         };
-        let cells = grid.0 * grid.1;
-        let joined = match bands.len() {
+        let helpers = match bands.len() {
             1 => None,
-            n => Some(Joined {
-                residual: vec![0.0; OUT_CHANNELS * cells],
-                helpers: rayon::ThreadPoolBuilder::new()
+            n => Some(
+                rayon::ThreadPoolBuilder::new()
                     .num_threads(n - 1)
                     .thread_name(|i| format!("ntiresr-band-{}", i + 1))
                     .build()
                     .map_err(|e| ModelError::Run(format!("cannot start the band threads: {e}")))?,
-            }),
+            ),
         };
         Ok(Stream {
+            owns: bands.iter().map(|(band, _)| band.own.clone()).collect(),
+            residual: vec![0.0; OUT_CHANNELS * grid.0 * grid.1],
             bands,
-            joined,
+            helpers,
             grid,
             whole_frame_because,
         })
@@ -136,56 +135,38 @@ impl Stream {
             planes::grid(y.width, y.height),
             "frame size differs from the planned size"
         );
-        let Some(joined) = &mut self.joined else {
-            let session = &mut self.bands[0].1;
-            session.pack_with(|buf| planes::pack(y, u, v, buf));
-            return session.step();
-        };
         let (width, height) = self.grid;
-        let whole = 0..height;
-        let run = |(band, session): &mut (Band, Session)| {
+        // Each band packs its own input rows and writes its own rows of the frame's residual.
+        let targets = RowsOut::split(
+            &mut self.residual,
+            OUT_CHANNELS,
+            height,
+            width,
+            self.owns.iter().cloned(),
+        );
+        let run = |(band, session): &mut (Band, Session), target: RowsOut| {
             session.pack_with(|buf| planes::pack_rows(y, u, v, band.input.clone(), buf));
-            session.step()
+            session.step_into(&mut target.with_offset(band.input.start))
         };
         let mut results: Vec<Result<(), ModelError>> = vec![Ok(()); self.bands.len()];
-        joined.helpers.in_place_scope(|scope| {
-            let mut jobs = self.bands.iter_mut().zip(results.iter_mut());
-            let (first, first_result) = jobs.next().expect("bands");
-            for (band, result) in jobs {
-                scope.spawn(|_| *result = run(band));
+        {
+            let mut jobs = self.bands.iter_mut().zip(targets).zip(results.iter_mut());
+            let ((first, first_target), first_result) = jobs.next().expect("bands");
+            match &self.helpers {
+                Some(pool) => pool.in_place_scope(|scope| {
+                    for ((band, target), result) in jobs {
+                        scope.spawn(|_| *result = run(band, target));
+                    }
+                    *first_result = run(first, first_target);
+                }),
+                None => *first_result = run(first, first_target),
             }
-            *first_result = run(first);
-        });
+        }
         if let Err(e) = results.into_iter().collect::<Result<(), _>>() {
             // Bands that did step are a frame ahead of those that did not: start again.
             self.reset();
             return Err(e);
         }
-        // Each band's own rows into the whole residual, channels split between the threads.
-        let cells = width * height;
-        let threads = joined.helpers.current_num_threads() + 1;
-        let per_thread = OUT_CHANNELS.div_ceil(threads) * cells;
-        let residuals: Vec<(&Band, &[f32])> = self
-            .bands
-            .iter()
-            .map(|(band, session)| (band, session.residual().expect("a successful step")))
-            .collect();
-        let gather = |dst: &mut [f32], first: usize| {
-            let channels = first..first + dst.len() / cells;
-            for &(band, residual) in &residuals {
-                let plane = band.input.len() * width;
-                let src = &residual[channels.start * plane..channels.end * plane];
-                bands::copy_rows(src, &band.input, dst, &whole, band.own.clone(), width);
-            }
-        };
-        joined.helpers.in_place_scope(|scope| {
-            let mut chunks = joined.residual.chunks_mut(per_thread).enumerate();
-            let (_, first) = chunks.next().expect("a residual");
-            for (k, chunk) in chunks {
-                scope.spawn(move |_| gather(chunk, k * per_thread / cells));
-            }
-            gather(first, 0);
-        });
         self.share_halo_states().inspect_err(|_| self.reset())
     }
 
@@ -213,15 +194,7 @@ impl Stream {
 
     /// The whole residual of the last successful [`Self::step`] (`OUT_CHANNELS x h x w`).
     pub fn residual(&self) -> &[f32] {
-        whole_residual(&self.bands, &self.joined)
-    }
-}
-
-/// The whole residual of the last successful step: the single band's own, or the joined one.
-fn whole_residual<'a>(bands: &'a [(Band, Session)], joined: &'a Option<Joined>) -> &'a [f32] {
-    match joined {
-        Some(joined) => &joined.residual,
-        None => bands[0].1.residual().expect("a successful step"),
+        &self.residual
     }
 }
 

@@ -10,6 +10,7 @@ use tract_onnx::tract_hir::internal::InferenceFact;
 
 use super::network::{Backend, Network, OUTPUTS, resolve_threads};
 use super::planes::{IN_CHANNELS, OUT_CHANNELS};
+use super::rows_out::RowsOut;
 use super::session::all_finite;
 use crate::onnx::{ModelError, fill_reused};
 
@@ -161,6 +162,14 @@ impl TractSession {
         self.recurrent = state.into_arc_tensor();
         self.prev = Some(self.frame.clone());
         self.residual = Some(residual);
+        Ok(())
+    }
+
+    /// Runs one step and copies the rows of its residual that `residual` lends there.
+    pub fn step_into(&mut self, residual: &mut RowsOut) -> Result<(), ModelError> {
+        self.step()?;
+        let rows = self.grid.1;
+        residual.copy_from(self.residual().expect("a successful step"), rows);
         Ok(())
     }
 

@@ -5,6 +5,8 @@ use super::conv::{EpiRt, KMAX, RowIo, conv_row};
 use super::isa::Isa;
 use super::plan::{BORDER, Epi, MAX_EPI, Program, Step};
 use super::view::{Base, ChanMap, PointOp};
+use crate::ntiresr::engine::rows_out::RowsOut;
+use crate::ntiresr::engine::session::all_finite;
 
 /// A buffer at run time: `depth` rows of `row` floats (row r in slot r % depth), `h` rows in all.
 #[derive(Clone, Copy, Debug)]
@@ -130,7 +132,8 @@ unsafe fn copy_maps(
     }
 }
 
-/// Runs rows `rows` of one step.
+/// Runs rows `rows` of one step. A scatter writes only the rows its output lends, and clears its
+/// output's flag in `finite` when it wrote a value that is not finite.
 ///
 /// # Safety
 /// `mem` and `outs` match the program the step belongs to, and the schedule guarantees the rows
@@ -140,8 +143,9 @@ pub(super) unsafe fn run_rows(
     prog: &Program,
     step: &Step,
     mem: &Mem,
-    outs: &mut [&mut [f32]; 2],
+    outs: &[&RowsOut; 2],
     rows: std::ops::Range<usize>,
+    finite: &mut [bool; 2],
 ) {
     match step {
         Step::Gather { dst, maps } => {
@@ -156,10 +160,17 @@ pub(super) unsafe fn run_rows(
             blocks,
             rest,
         } => {
-            let [_, h, w] = prog.outputs[*out];
-            let o = outs[*out].as_mut_ptr();
-            // SAFETY: row y of an NCHW output starts at y * w (channel 0).
-            let dst = |y: usize| unsafe { o.add(y * w) };
+            let [_, _, w] = prog.outputs[*out];
+            let target = outs[*out];
+            let lent = target.run_rows();
+            let rows = rows.start.max(lent.start)..rows.end.min(lent.end);
+            if rows.is_empty() {
+                return;
+            }
+            let dst = |y: usize| target.row_ptr(0, y);
+            let dcs = target.channel_stride();
+            // The channels copied one by one (every one on the portable path), then checked.
+            let mut unchecked: &[usize] = rest;
             #[cfg(target_arch = "x86_64")]
             if isa != Isa::Portable {
                 for y in rows.clone() {
@@ -171,32 +182,44 @@ pub(super) unsafe fn run_rows(
                                 .add(b.ox * r.cs + b.ch0)
                         };
                         let d: [*mut f32; 16] =
-                            std::array::from_fn(|j| unsafe { dst(y).add(b.dst[j] * h * w) });
+                            std::array::from_fn(|j| target.row_ptr(b.dst[j], y));
                         let stride = b.m * r.cs;
-                        match isa {
+                        finite[*out] &= match isa {
                             Isa::Avx512 => unsafe {
                                 super::transpose::scatter_row(src, stride, w, &d, &b.ops)
                             },
                             _ => unsafe {
                                 super::transpose::scatter_row_avx2(src, stride, w, &d, &b.ops)
                             },
-                        }
+                        };
                     }
                 }
+            }
+            let all: Vec<usize>;
+            if isa == Isa::Portable || !cfg!(target_arch = "x86_64") {
+                all = (0..maps.len()).collect();
+                unchecked = &all;
+            }
+            if !unchecked.is_empty() {
                 unsafe {
                     copy_maps(
                         maps,
-                        Some(rest),
+                        Some(unchecked),
                         mem,
-                        rows,
+                        rows.clone(),
                         w,
                         dst,
-                        (h * w, 1, SCATTER_TILE),
+                        (dcs, 1, SCATTER_TILE),
                     )
                 };
-                return;
+                for &c in unchecked {
+                    for y in rows.clone() {
+                        // SAFETY: a lent row of `w` floats, just written.
+                        let row = unsafe { std::slice::from_raw_parts(target.row_ptr(c, y), w) };
+                        finite[*out] &= all_finite(row);
+                    }
+                }
             }
-            unsafe { copy_maps(maps, None, mem, rows, w, dst, (h * w, 1, SCATTER_TILE)) };
         }
         Step::Conv {
             src,

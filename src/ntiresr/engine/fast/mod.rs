@@ -29,6 +29,7 @@ mod view;
 
 pub use isa::Isa;
 
+use super::rows_out::RowsOut;
 use plan::Program;
 use schedule::Schedule;
 use std::time::Instant;
@@ -126,6 +127,7 @@ impl FastNet {
 
     /// One step of the network, single-threaded. Inputs and outputs are NCHW f32 with the
     /// shapes of [`FastNet::input_shapes`] / [`FastNet::output_shapes`] (panics otherwise).
+    /// Whether every value of each output is finite.
     pub fn run(
         &mut self,
         frame: &[f32],
@@ -133,7 +135,22 @@ impl FastNet {
         state: &[f32],
         residual: &mut [f32],
         state_out: &mut [f32],
-    ) {
+    ) -> [bool; 2] {
+        let [c, h, w] = self.prog.outputs[0];
+        let residual = RowsOut::whole(residual, c, h, w);
+        self.run_into(frame, prev, state, &residual, state_out)
+    }
+
+    /// [`FastNet::run`] writing only the rows of the residual that `residual` lends (a band's
+    /// own rows, into the frame's residual).
+    pub fn run_into(
+        &mut self,
+        frame: &[f32],
+        prev: &[f32],
+        state: &[f32],
+        residual: &RowsOut,
+        state_out: &mut [f32],
+    ) -> [bool; 2] {
         let inputs = [frame, prev, state];
         for (i, (x, d)) in inputs.iter().zip(&self.prog.inputs).enumerate() {
             assert_eq!(
@@ -143,30 +160,38 @@ impl FastNet {
                 graph::INPUTS[i]
             );
         }
-        let mut outs = [residual, state_out];
-        for (i, (x, d)) in outs.iter().zip(&self.prog.outputs).enumerate() {
-            assert_eq!(
-                x.len(),
-                d.iter().product::<usize>(),
-                "output {}",
-                graph::OUTPUTS[i]
-            );
-        }
+        let [rc, rh, rw] = self.prog.outputs[0];
+        assert!(
+            residual.channels_and_width() == (rc, rw) && residual.run_rows().end <= rh,
+            "output {}: {rc} channels of {rh} rows of {rw} expected",
+            graph::OUTPUTS[0],
+        );
+        let [sc, sh, sw] = self.prog.outputs[1];
+        assert_eq!(
+            state_out.len(),
+            sc * sh * sw,
+            "output {}",
+            graph::OUTPUTS[1]
+        );
+        let state_out = RowsOut::whole(state_out, sc, sh, sw);
+        let outs: [&RowsOut; 2] = [residual, &state_out];
         let mem = exec::Mem {
             inputs,
             input_dims: &self.prog.inputs,
             rings: &self.rings,
         };
+        let mut finite = [true; 2];
         for &(s, r0, r1) in &self.sched.actions {
             let t0 = self.profile.as_ref().map(|_| Instant::now());
             let step = &self.prog.steps[s];
             // SAFETY: the program was planned and checked for exactly these shapes, and the
             // schedule keeps every row a step reads in its ring.
-            unsafe { exec::run_rows(self.isa, &self.prog, step, &mem, &mut outs, r0..r1) };
+            unsafe { exec::run_rows(self.isa, &self.prog, step, &mem, &outs, r0..r1, &mut finite) };
             if let (Some(p), Some(t0)) = (self.profile.as_mut(), t0) {
                 p[s] += t0.elapsed().as_secs_f64();
             }
         }
+        finite
     }
 
     /// The kernel family in use.

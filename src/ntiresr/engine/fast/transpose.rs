@@ -135,7 +135,8 @@ mod avx512 {
         v
     }
 
-    /// One row: `dst[j][x] = ops(src[x * pstride + j])` for x in 0..w, j in 0..16.
+    /// One row: `dst[j][x] = ops(src[x * pstride + j])` for x in 0..w, j in 0..16; whether every
+    /// value written is finite.
     ///
     /// # Safety
     /// `src` holds `w` pixels of 16 floats at `pstride`, each `dst[j]` holds `w` floats, and
@@ -147,8 +148,12 @@ mod avx512 {
         w: usize,
         dst: &[*mut f32; 16],
         ops: &[PointOp],
-    ) {
+    ) -> bool {
         let mut x = 0;
+        // v * 0 is 0 for a finite v, NaN otherwise: the sum stays ordered while all are finite.
+        let zero = _mm512_setzero_ps();
+        let mut nan_seen = zero;
+        let mut finite = true;
         unsafe {
             while x + 16 <= w {
                 let mut r = [_mm512_setzero_ps(); 16];
@@ -157,16 +162,21 @@ mod avx512 {
                 }
                 transpose16(&mut r);
                 for (j, &rj) in r.iter().enumerate() {
-                    _mm512_storeu_ps(dst[j].add(x), apply(rj, ops));
+                    let v = apply(rj, ops);
+                    nan_seen = _mm512_add_ps(nan_seen, _mm512_mul_ps(v, zero));
+                    _mm512_storeu_ps(dst[j].add(x), v);
                 }
                 x += 16;
             }
             for x in x..w {
                 for (j, d) in dst.iter().enumerate() {
-                    *d.add(x) = super::apply_scalar(*src.add(x * pstride + j), ops);
+                    let v = super::apply_scalar(*src.add(x * pstride + j), ops);
+                    finite &= v.is_finite();
+                    *d.add(x) = v;
                 }
             }
         }
+        finite && _mm512_cmp_ps_mask::<_CMP_ORD_Q>(nan_seen, nan_seen) == 0xFFFF
     }
 }
 
@@ -219,7 +229,8 @@ mod avx2 {
         v
     }
 
-    /// As the AVX-512 `scatter_row`, with two 8x8 transposes per 8 pixels.
+    /// As the AVX-512 `scatter_row` (whether every value written is finite), with two 8x8
+    /// transposes per 8 pixels.
     ///
     /// # Safety
     /// As the AVX-512 `scatter_row`, and the CPU has AVX2 and FMA.
@@ -230,8 +241,11 @@ mod avx2 {
         w: usize,
         dst: &[*mut f32; 16],
         ops: &[PointOp],
-    ) {
+    ) -> bool {
         let mut x = 0;
+        let zero = _mm256_setzero_ps();
+        let mut nan_seen = zero;
+        let mut finite = true;
         unsafe {
             while x + 8 <= w {
                 for half in 0..2 {
@@ -241,17 +255,22 @@ mod avx2 {
                     }
                     transpose8(&mut r);
                     for (j, &rj) in r.iter().enumerate() {
-                        _mm256_storeu_ps(dst[8 * half + j].add(x), apply(rj, ops));
+                        let v = apply(rj, ops);
+                        nan_seen = _mm256_add_ps(nan_seen, _mm256_mul_ps(v, zero));
+                        _mm256_storeu_ps(dst[8 * half + j].add(x), v);
                     }
                 }
                 x += 8;
             }
             for x in x..w {
                 for (j, d) in dst.iter().enumerate() {
-                    *d.add(x) = super::apply_scalar(*src.add(x * pstride + j), ops);
+                    let v = super::apply_scalar(*src.add(x * pstride + j), ops);
+                    finite &= v.is_finite();
+                    *d.add(x) = v;
                 }
             }
         }
+        finite && _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_UNORD_Q>(nan_seen, nan_seen)) == 0
     }
 }
 
@@ -269,10 +288,11 @@ fn transposes() {
         let dst: [*mut f32; 16] = std::array::from_fn(|j| unsafe { out.as_mut_ptr().add(19 * j) });
         let ops = [PointOp::Clip(0.0, 800.0)];
         let src = unsafe { m.as_ptr().add(16) };
-        match isa {
+        let finite = match isa {
             Isa::Avx512 => unsafe { scatter_row(src, 48, 19, &dst, &ops) },
             _ => unsafe { scatter_row_avx2(src, 48, 19, &dst, &ops) },
-        }
+        };
+        assert!(finite, "{isa:?}");
         for j in 0..16 {
             for x in 0..19 {
                 assert_eq!(
@@ -281,6 +301,30 @@ fn transposes() {
                     "{isa:?} ({j}, {x})"
                 );
             }
+        }
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+#[test]
+fn a_non_finite_value_written_is_reported() {
+    use super::isa::Isa;
+    // 19 pixels: 16 in the vector loop (AVX-512; two rounds of 8 with AVX2), 3 in the tail.
+    for isa in [Isa::Avx512, Isa::Avx2Fma] {
+        if !isa.available() {
+            continue;
+        }
+        for (pixel, bad) in [(3, f32::NAN), (18, f32::INFINITY), (9, f32::NEG_INFINITY)] {
+            let mut m: Vec<f32> = (0..16 * 19).map(|i| i as f32).collect();
+            m[16 * pixel + 5] = bad;
+            let mut out = vec![0f32; 16 * 19];
+            let dst: [*mut f32; 16] =
+                std::array::from_fn(|j| unsafe { out.as_mut_ptr().add(19 * j) });
+            let finite = match isa {
+                Isa::Avx512 => unsafe { scatter_row(m.as_ptr(), 16, 19, &dst, &[]) },
+                _ => unsafe { scatter_row_avx2(m.as_ptr(), 16, 19, &dst, &[]) },
+            };
+            assert!(!finite, "{isa:?}: {bad} at pixel {pixel}");
         }
     }
 }
