@@ -73,11 +73,11 @@ def run(clips, qps, methods, tmp: Path, opt: Options, log=print) -> list[dict]:
                        "frames": gt.n, "hevc_kbit_per_frame": hevc.stat().st_size * 8 / 1000 / gt.n,
                        "method": m.name, "seconds": secs, **metrics.planes(gt, out)}
                 if opt.vmaf:
-                    from .vmaf import vmaf
+                    from .vmaf import vmaf_scores
 
                     dist = tmp / "dist.yuv"
                     dist.write_bytes(out.raw())
-                    row["vmaf"] = vmaf(gt_path, dist, w, h, opt.threads)
+                    row.update(vmaf_scores(gt_path, dist, w, h, opt.threads))
                     dist.unlink()
                 if lp:
                     row["lpips"] = sum(lp.distance(gt_rgb[i], i420_to_rgb(out.y[i], out.u[i], out.v[i]),

@@ -15,7 +15,8 @@ from ntcommon.paths import ROOT
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 # (key, column title, digits); LPIPS and tRMSE-Y: lower is better.
 COLUMNS = [("psnr_y", "PSNR-Y", 2), ("ssim_y", "SSIM-Y", 4), ("psnr_u", "PSNR-U", 2),
-           ("psnr_v", "PSNR-V", 2), ("vmaf", "VMAF", 2), ("lpips", "LPIPS ↓", 4),
+           ("psnr_v", "PSNR-V", 2), ("vmaf", "VMAF", 2), ("vmaf_neg", "VMAF-NEG", 2),
+           ("lpips", "LPIPS ↓", 4),
            ("trmse_y", "tRMSE-Y ↓", 2)]
 
 
@@ -147,7 +148,7 @@ def markdown(data: dict, image: str | None = None) -> str:
               f" `{p['commit']}`; {p['date']}; command: `{p['command']}`.", ""]
     speed = data.get("speed", {}).get("methods", {})
     if s:
-        cols = [c for c in COLUMNS if any(v["mean"][c[0]] is not None for v in s.values())]
+        cols = [c for c in COLUMNS if any(v["mean"].get(c[0]) is not None for v in s.values())]
         lines += ["Quality, mean over clips and QPs (LPIPS and tRMSE-Y, the temporal error of"
                   " frame-to-frame differences in 8-bit levels: lower is better); fps: 480x270 ->"
                   " 1920x1080 on this machine.", "",
@@ -163,11 +164,15 @@ def markdown(data: dict, image: str | None = None) -> str:
                       " computes the same network as the default backend within 1e-5, and NV12 in and"
                       " out is the same computation on another chroma layout, so their quality is"
                       " ntiresr's."]
-        lines += ["", "PSNR-Y (dB) per QP:", "", "| method | " + " | ".join(f"QP {x}" for x in qps) + " |",
-                  "|---|" + "---:|" * len(qps)]
-        for m, v in s.items():
-            lines.append(f"| {m} | " + " | ".join(_fmt(v["per_qp"].get(str(x), {}).get("psnr_y"), 2)
-                                                    for x in qps) + " |")
+        for key, title in (("psnr_y", "PSNR-Y (dB)"), ("vmaf", "VMAF"), ("vmaf_neg", "VMAF-NEG")):
+            if not any(v["mean"].get(key) is not None for v in s.values()):
+                continue
+            lines += ["", f"{title} per QP:", "",
+                      "| method | " + " | ".join(f"QP {x}" for x in qps) + " |",
+                      "|---|" + "---:|" * len(qps)]
+            for m, v in s.items():
+                lines.append(f"| {m} | " + " | ".join(_fmt(v["per_qp"].get(str(x), {}).get(key), 2)
+                                                        for x in qps) + " |")
     sp = data.get("speed")
     if sp:
         lines += ["", f"Speed: median of {sp['repeat']} runs, {sp['input']} -> {sp['output']}."]

@@ -78,7 +78,7 @@ def test_outputs(run):
         assert 20 < r["psnr_y"] < 60 and 15 < r["psnr_u"] < 70 and 15 < r["psnr_v"] < 70
         assert 0.5 < r["ssim_y"] <= 1 and r["trmse_y"] >= 0
         if "vmaf" in r:
-            assert 0 <= r["vmaf"] <= 100
+            assert 0 <= r["vmaf"] <= 100 and 0 <= r["vmaf_neg"] <= 100
         if "lpips" in r:
             assert 0 < r["lpips"] < 1
     bic = data["summary"]["bicubic"]["mean"]
@@ -88,6 +88,8 @@ def test_outputs(run):
     assert "gflops" in data["speed"]["peak"] or "skipped" in data["speed"]["peak"]
     md = (out / "results.md").read_text()
     assert md.startswith(report.START) and md.rstrip().endswith(report.END) and "| bicubic |" in md
+    if "vmaf" in rows[0]:
+        assert "VMAF per QP:" in md and "VMAF-NEG per QP:" in md and "| VMAF-NEG |" in md
     assert (out / "crops.png").stat().st_size > 1000
     assert data["crops"]["panels"][:2] == ["original", "bicubic"]
 
