@@ -132,6 +132,83 @@ unsafe fn copy_maps(
     }
 }
 
+/// The period `p` (1 or 2) of a gather that [`gather8_row`] runs: 8 channels into a buffer of
+/// 8, each from an input at the same pixel of its own phase (no offsets, no subsampling), scaled
+/// and shifted at most, on rows a multiple of 8 wide.
+#[cfg(target_arch = "x86_64")]
+fn gather8_period(maps: &[ChanMap], cs: usize, w: usize) -> Option<usize> {
+    let p = maps.first()?.p;
+    let simple = |m: &ChanMap| {
+        matches!(m.base, Base::Input(_))
+            && m.p == p
+            && m.m == 1
+            && m.phases.iter().all(|&(_, oy, ox)| oy == 0 && ox == 0)
+            && matches!(*m.ops.as_slice(), [] | [PointOp::Affine(..)])
+    };
+    (maps.len() == 8
+        && cs == 8
+        && w.is_multiple_of(8)
+        && (p == 1 || p == 2)
+        && maps.iter().all(simple))
+    .then_some(p)
+}
+
+/// Row `y` of a gather that [`gather8_period`] accepted, eight pixels at a time: the channels'
+/// source rows are loaded as vectors (interleaved for period 2), scaled, and transposed so that
+/// each pixel's 8 channels are one store.
+///
+/// # Safety
+/// As [`copy_maps`] for these maps and row, and the CPU has AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gather8_row(maps: &[ChanMap], p: usize, mem: &Mem, y: usize, w: usize, dst: *mut f32) {
+    use std::arch::x86_64::*;
+    let (py, yb) = (y % p, y / p);
+    // Each channel's source row for phase px = 0 and 1, and its affine op.
+    let mut src = [[std::ptr::null::<f32>(); 2]; 8];
+    let mut scale = [1f32; 8];
+    let mut shift = [0f32; 8];
+    for (c, m) in maps.iter().enumerate() {
+        let Base::Input(i) = m.base else {
+            unreachable!("checked by gather8_period")
+        };
+        let [_, h, iw] = mem.input_dims[i];
+        for (px, row) in src[c].iter_mut().enumerate().take(p) {
+            let (ch, _, _) = m.phases[py * p + px];
+            // SAFETY: (ch, yb) is inside input i (checked when planned).
+            *row = unsafe { mem.inputs[i].as_ptr().add((ch * h + yb) * iw) };
+        }
+        if let [PointOp::Affine(a, b)] = *m.ops.as_slice() {
+            (scale[c], shift[c]) = (a, b);
+        }
+    }
+    unsafe {
+        for x in (0..w).step_by(8) {
+            let mut r = [_mm256_setzero_ps(); 8];
+            for (c, rc) in r.iter_mut().enumerate() {
+                let v = if p == 1 {
+                    _mm256_loadu_ps(src[c][0].add(x))
+                } else {
+                    let (a, b) = (
+                        _mm_loadu_ps(src[c][0].add(x / 2)),
+                        _mm_loadu_ps(src[c][1].add(x / 2)),
+                    );
+                    _mm256_set_m128(_mm_unpackhi_ps(a, b), _mm_unpacklo_ps(a, b))
+                };
+                // The same rounding as the scalar path: a multiply, then an add.
+                *rc = _mm256_add_ps(
+                    _mm256_mul_ps(v, _mm256_set1_ps(scale[c])),
+                    _mm256_set1_ps(shift[c]),
+                );
+            }
+            super::transpose::transpose8(&mut r);
+            for (j, &rj) in r.iter().enumerate() {
+                _mm256_storeu_ps(dst.add((x + j) * 8), rj);
+            }
+        }
+    }
+}
+
 /// Runs rows `rows` of one step. A scatter writes only the rows its output lends, and clears its
 /// output's flag in `finite` when it wrote a value that is not finite.
 ///
@@ -152,6 +229,16 @@ pub(super) unsafe fn run_rows(
             let r = mem.rings[*dst];
             let w = prog.bufs[*dst].w;
             let dst = |y: usize| r.row_ptr(y as isize);
+            #[cfg(target_arch = "x86_64")]
+            if isa != Isa::Portable
+                && let Some(p) = gather8_period(maps, r.cs, w)
+            {
+                for y in rows {
+                    // SAFETY: as copy_maps (the same maps and rows), checked by gather8_period.
+                    unsafe { gather8_row(maps, p, mem, y, w, dst(y)) };
+                }
+                return;
+            }
             unsafe { copy_maps(maps, None, mem, rows, w, dst, (1, r.cs, GATHER_TILE)) };
         }
         Step::Scatter {
@@ -246,6 +333,56 @@ pub(super) unsafe fn run_rows(
                     };
                 }
                 unsafe { conv_row(isa, l, &io, &rt[..epi.len()]) };
+            }
+        }
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    /// The vector gather writes what the scalar one writes, for period 1 and 2.
+    #[test]
+    fn gather8_equals_the_scalar_gather() {
+        if !Isa::Avx2Fma.available() {
+            return;
+        }
+        let (gw, gh) = (8, 3);
+        let input: Vec<f32> = (0..16 * gw * gh)
+            .map(|i| (i * 7 % 31) as f32 * 0.1)
+            .collect();
+        let dims = [[16, gh, gw]; 3];
+        let mem = Mem {
+            inputs: [&input, &input, &input],
+            input_dims: &dims,
+            rings: &[],
+        };
+        for p in [1, 2] {
+            let w = gw * p;
+            let maps: Vec<ChanMap> = (0..8)
+                .map(|c| ChanMap {
+                    base: Base::Input(c % 3),
+                    p,
+                    m: 1,
+                    phases: (0..p * p).map(|k| (2 * c + k % 2, 0, 0)).collect(),
+                    ops: if c % 2 == 0 {
+                        vec![PointOp::Affine(1.5, -0.5)]
+                    } else {
+                        vec![]
+                    },
+                })
+                .collect();
+            assert_eq!(gather8_period(&maps, 8, w), Some(p));
+            for y in 0..gh * p {
+                let (mut fast, mut slow) = (vec![0f32; 8 * w], vec![0f32; 8 * w]);
+                unsafe {
+                    gather8_row(&maps, p, &mem, y, w, fast.as_mut_ptr());
+                    let row = slow.as_mut_ptr();
+                    let dst = |_| row;
+                    copy_maps(&maps, None, &mem, y..y + 1, w, dst, (1, 8, GATHER_TILE));
+                }
+                assert_eq!(fast, slow, "period {p}, row {y}");
             }
         }
     }

@@ -13,7 +13,7 @@ const WRONG_CONTRACT: &[u8] = include_bytes!("../../../../tests/data/wrong_contr
 const THQA_TINY: &[u8] = include_bytes!("../../../../tests/data/thqa_tiny.onnx");
 
 /// Grids (w, h): odd, tiny, and luma widths (2w) that are not multiples of 6, 14 or 16.
-const GRIDS: [(usize, usize); 5] = [(1, 1), (3, 2), (7, 5), (13, 9), (37, 11)];
+const GRIDS: [(usize, usize); 6] = [(1, 1), (3, 2), (7, 5), (12, 7), (13, 9), (37, 11)];
 
 struct Rng(u64);
 impl Rng {

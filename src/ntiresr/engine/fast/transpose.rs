@@ -67,6 +67,8 @@ pub(super) fn blocks(maps: &[ChanMap]) -> (Vec<Block16>, Vec<usize>) {
 #[cfg(target_arch = "x86_64")]
 pub(super) use avx2::scatter_row as scatter_row_avx2;
 #[cfg(target_arch = "x86_64")]
+pub(super) use avx2::transpose8;
+#[cfg(target_arch = "x86_64")]
 pub(super) use avx512::scatter_row;
 
 /// Applies `ops` to one float.
@@ -188,7 +190,7 @@ mod avx2 {
     /// Transposes 8 rows of 8 floats in registers.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
-    fn transpose8(r: &mut [__m256; 8]) {
+    pub(in super::super) fn transpose8(r: &mut [__m256; 8]) {
         let mut t = [_mm256_setzero_ps(); 8];
         for i in 0..4 {
             t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
