@@ -99,11 +99,12 @@ class Frames:
         return [*planes, torch.tensor(natural, dtype=torch.float32)]
 
 
-def unroll(model, chroma_weight, ly, lu, lv, hy, hu, hv, natural, loss_fn="l1"):
+def unroll(model, chroma_weight, ly, lu, lv, hy, hu, hv, natural, loss_fn="l1", perceptual=None):
     """Runs a sequence from an empty state; returns the mean L1 (or squared) error: luma, plus
     weighted chroma on samples whose chroma is natural. Halved soft clips have sharper chroma
     (relative to luma) than camera footage: learning chroma from them made val chroma worse than
-    bicubic at low QP."""
+    bicubic at low QP. `perceptual` (a Perceptual), if given, adds its luma terms on the last
+    frame of each sequence (they cost far more than L1 per frame)."""
     err = (lambda d: d.abs()) if loss_fn == "l1" else (lambda d: d * d)
     mask = natural.view(-1, 1, 1, 1)
     chroma_err = lambda a, b: (err(a - b) * mask).mean() / mask.mean().clamp(min=1e-6)
@@ -115,7 +116,49 @@ def unroll(model, chroma_weight, ly, lu, lv, hy, hu, hv, natural, loss_fn="l1"):
         residual, state = model(frame, frames[max(t - 1, 0)], state)
         y, u, v = reconstruct(residual, ly[t], lu[t], lv[t])
         loss = loss + err(y - hy[t]).mean() + chroma_weight * (chroma_err(u, hu[t]) + chroma_err(v, hv[t]))
-    return loss / len(frames)
+    loss = loss / len(frames)
+    if perceptual is not None:
+        loss = loss + perceptual(y, hy[-1])
+    return loss
+
+
+class Perceptual(nn.Module):
+    """Structure and perceptual terms on luma (issue #21), each with its weight (0: off):
+    1 - MS-SSIM (pytorch-msssim), 1 - VMAF/100 and 1 - VMAF-NEG/100 (vmaf-torch, per crop, no
+    motion feature), and the L1 distance of the orthonormal 2-D FFT amplitudes. Output luma is
+    clamped to 0..1 first, as the element does."""
+
+    def __init__(self, msssim: float = 0.0, vmaf: float = 0.0, vmaf_neg: float = 0.0,
+                 fft: float = 0.0):
+        super().__init__()
+        self.w = {"msssim": msssim, "vmaf": vmaf, "vmaf_neg": vmaf_neg, "fft": fft}
+        if vmaf:
+            from vmaf_torch import VMAF
+            self.vmaf = VMAF(enable_motion=False)
+        if vmaf_neg:
+            from vmaf_torch import VMAF
+            self.vmaf_neg = VMAF(NEG=True, enable_motion=False)
+        self.last: dict[str, float] = {}
+
+    def terms(self, y, hy) -> dict:
+        y = y.clamp(0, 1)
+        out = {}
+        if self.w["msssim"]:
+            from pytorch_msssim import ms_ssim
+            out["msssim"] = 1 - ms_ssim(y, hy, data_range=1.0)
+        if self.w["vmaf"]:
+            out["vmaf"] = 1 - self.vmaf(hy * 255, y * 255).mean() / 100
+        if self.w["vmaf_neg"]:
+            out["vmaf_neg"] = 1 - self.vmaf_neg(hy * 255, y * 255).mean() / 100
+        if self.w["fft"]:
+            amp = lambda z: torch.fft.rfft2(z, norm="ortho").abs()
+            out["fft"] = (amp(y) - amp(hy)).abs().mean()
+        return out
+
+    def forward(self, y, hy):
+        t = self.terms(y, hy)
+        self.last = {k: v.item() for k, v in t.items()}
+        return sum(self.w[k] * v for k, v in t.items())
 
 
 def main() -> None:
@@ -156,7 +199,12 @@ def main() -> None:
     ap.add_argument("--chroma-weight", type=float, default=0.5, help="weight of U and V L1 each")
     ap.add_argument("--loss", choices=["l1", "mse"], default="l1",
                     help="mse: a PSNR-aligned finish after an L1 run (--init-from its final.pt)")
-    ap.add_argument("--init-from", type=Path, help="start from a trained (shallower) model")
+    ap.add_argument("--init-from", type=Path, help="start from a trained (shallower or equal) "
+                    "model, e.g. training/checkpoints/v6-last.pt for a fine-tune")
+    ap.add_argument("--msssim", type=float, default=0.0, help="weight of 1 - MS-SSIM (luma)")
+    ap.add_argument("--vmaf", type=float, default=0.0, help="weight of 1 - VMAF/100 (vmaf-torch)")
+    ap.add_argument("--vmaf-neg", type=float, default=0.0, help="weight of 1 - VMAF-NEG/100")
+    ap.add_argument("--fft", type=float, default=0.0, help="weight of the FFT amplitude L1")
     ap.add_argument("--ema", type=float, default=0.0,
                     help="also keep an exponential moving average of the weights with this decay "
                     "per step (e.g. 0.999), written as final-ema.pt; 0: off")
@@ -178,6 +226,10 @@ def main() -> None:
         grow_from(model, a.init_from)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     ema = WeightAverage(model, a.ema) if a.ema else None
+    perceptual = None
+    if a.msssim or a.vmaf or a.vmaf_neg or a.fft:
+        perceptual = Perceptual(a.msssim, a.vmaf, a.vmaf_neg, a.fft)
+        print("perceptual weights:", perceptual.w, flush=True)
     ckpt = a.out / "last.pt"
     step, spent = 0, 0.0
     if ckpt.exists():
@@ -200,7 +252,8 @@ def main() -> None:
         frac = (time.time() - t0) / budget
         for g in opt.param_groups:  # cosine decay to 5% of the start rate
             g["lr"] = a.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * frac)))
-        loss = unroll(model, a.chroma_weight, *data.batch(a.batch, a.seq, a.crop, rng), a.loss)
+        loss = unroll(model, a.chroma_weight, *data.batch(a.batch, a.seq, a.crop, rng), a.loss,
+                      perceptual)
         if a.single:  # weighted by frames: consecutive crops of a talking head are near copies
             one = unroll(model, a.chroma_weight, *data.batch(a.single, 1, a.crop, rng), a.loss)
             loss = (a.batch * a.seq * loss + a.single * one) / (a.batch * a.seq + a.single)
@@ -213,7 +266,9 @@ def main() -> None:
         running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
         if step % 50 == 0:
             shown = running if a.loss == "l1" else running**0.5  # in 8-bit levels: L1 or RMSE
-            print(f"step {step} {(time.time() - t0) / 60:.1f} min loss {shown * 255:.3f}", flush=True)
+            terms = "".join(f" {k} {v:.4f}" for k, v in perceptual.last.items()) if perceptual else ""
+            print(f"step {step} {(time.time() - t0) / 60:.1f} min loss {shown * 255:.3f}{terms}",
+                  flush=True)
         if time.time() - last_save > 120:
             save(ckpt, model, opt, step, time.time() - t0, rng, ema)
             last_save = time.time()
