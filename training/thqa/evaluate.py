@@ -65,6 +65,7 @@ def make_val(frames: int, plugin_dir: Path, root: Path, data: Path = DATA,
             recs.append({"clip": name, "orientation": m["orientation"], "version": v["name"],
                          "family": v["family"], "width": v["width"], "height": v["height"],
                          "frames": len(v["targets"]), "target": float(np.mean(v["targets"])),
+                         "display": min(m["width"], m["height"]),
                          "yuv": str(root / "yuv" / f"{name}__{v['name']}.yuv")})
     return recs
 
@@ -82,7 +83,8 @@ class OrtScorer:
     def __call__(self, rec) -> float:
         w, h = rec["width"], rec["height"]
         y, _, _ = degrade.split_i420(Path(rec["yuv"]).read_bytes(), w, h)
-        s = [float(self.sess.run(["score"], dataset.model_inputs(f, self.g, self.p))[0][0, 0]) for f in y]
+        s = [float(self.sess.run(["score"], dataset.model_inputs(f, rec["display"], self.g, self.p))[0][0, 0])
+             for f in y]
         return float(np.mean(s))
 
 
@@ -103,7 +105,8 @@ class ElementScorer:
         layout = [f"plane-strides=<{w},{cw},{cw}>", f"plane-offsets=<0,{w * h},{w * h + cw * ch}>",
                   f"frame-size={w * h + 2 * cw * ch}"]
         pipe = ["filesrc", f"location={rec['yuv']}", "!", "rawvideoparse", f"width={w}", f"height={h}",
-                "format=i420", "framerate=25/1", *layout, "!", "thqa", *self.props, "!",
+                "format=i420", "framerate=25/1", *layout, "!", "thqa", f"display-height={rec['display']}",
+                "message-interval=0", *self.props, "!",
                 "fakesink"]
         p = subprocess.run(["gst-launch-1.0", "-m", *pipe], env=self.env, capture_output=True,
                            text=True)
