@@ -147,6 +147,30 @@ def report(recs) -> dict:
             "family": group("family"), "orientation": group("orientation"), "clip": group("clip")}
 
 
+BEFORE_AFTER_QPS = (22, 27, 32, 37)
+
+
+def before_after(recs) -> dict:
+    """thqa after ntiresr vs thqa on the x1/4 decode (judged at display size), per clip and QP:
+    the prediction difference against the target difference (VMAF difference / 20)."""
+    by = {(r["clip"], r["version"]): r for r in recs}
+    rows = []
+    for clip in sorted({r["clip"] for r in recs}):
+        for qp in BEFORE_AFTER_QPS:
+            a, b = by.get((clip, f"x4-qp{qp}")), by.get((clip, f"x4-qp{qp}-ntiresr"))
+            if a is None or b is None:
+                continue
+            dt, dp = b["target"] - a["target"], b["pred"] - a["pred"]
+            rows.append({"clip": clip, "qp": qp, "before": a["pred"], "after": b["pred"],
+                         "target_before": a["target"], "target_after": b["target"],
+                         "d_target": dt, "d_pred": dp,
+                         # VMAF says the output is better by >= 2 points: thqa must say higher.
+                         "sign_ok": dp > 0 if dt >= 0.1 else (dp < 0 if dt <= -0.1 else True),
+                         "size_ok": abs(dp - dt) <= 1.0})
+    return {"pairs": rows, "sign_ok": sum(r["sign_ok"] for r in rows),
+            "size_ok": sum(r["size_ok"] for r in rows), "n": len(rows)}
+
+
 def fmt(x):
     return "-" if x is None else f"{x:.3f}"
 
@@ -163,6 +187,17 @@ def markdown(res: dict, scorer: str, model: str) -> str:
     for sec in ("family", "orientation", "clip"):
         for k, v in res[sec].items():
             lines.append(f"| {sec}: {k} | {v['n']} | {fmt(v['srcc'])} | {fmt(v['plcc'])} | {fmt(v['mean'])} | {fmt(v['mae'])} |")
+    ba = res.get("before_after")
+    if ba:
+        lines += ["", "## Before / after ntiresr (x1/4 H.265 decode judged at display size vs its ntiresr "
+                  "upscale)", "",
+                  f"Sign right (VMAF gain >= 2 points -> higher score): {ba['sign_ok']} / {ba['n']}; "
+                  f"difference within 1 of VMAF difference / 20: {ba['size_ok']} / {ba['n']}.", "",
+                  "| clip | QP | thqa before | thqa after | difference | target before | target after | "
+                  "target difference |", "|---|---|---|---|---|---|---|---|"]
+        for r in ba["pairs"]:
+            lines.append(f"| {r['clip']} | {r['qp']} | {r['before']:.2f} | {r['after']:.2f} | {r['d_pred']:+.2f} | "
+                         f"{r['target_before']:.2f} | {r['target_after']:.2f} | {r['d_target']:+.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -170,7 +205,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scorer", choices=["onnxruntime", "element"], default="onnxruntime")
     ap.add_argument("--model", type=Path, default=ROOT / "models" / "thqa.onnx")
-    ap.add_argument("--frames", type=int, default=16)
+    ap.add_argument("--frames", type=int, default=12)
     ap.add_argument("--plugin-dir", type=Path, default=None,
                     help="element scorer: folder with the thqa plugin (GST_PLUGIN_PATH)")
     ap.add_argument("--element-props", default="", help="extra properties for the thqa element")
@@ -193,6 +228,7 @@ def main() -> None:
     for r in recs:
         r["pred"] = scorer(r)
     res = report(recs)
+    res["before_after"] = before_after(recs)
     res["scorer"], res["model"] = a.scorer, str(a.model)
     res["clips"] = [{k: v for k, v in r.items() if k != "yuv"} for r in recs]
     a.results.mkdir(parents=True, exist_ok=True)
