@@ -63,6 +63,9 @@ class THQA(nn.Module):
         self.c2 = nn.Conv2d(C1, C2, 3, 2, 1)
         self.c3 = nn.Conv2d(C2, C3, 3, 2, 1)
         # Feature standardisation, set once from training data (`calibrate`).
+        # Ablation switches (1 = on): the scale input and the MSCN features (`train.py --ablate`).
+        self.register_buffer("scale_gain", torch.ones(1))
+        self.register_buffer("ms_gain", torch.ones(1))
         self.register_buffer("fmean", torch.zeros(NF))
         self.register_buffer("finv", torch.ones(NF))
         self.fc1 = nn.Linear(NF, HID1)
@@ -97,6 +100,7 @@ class THQA(nn.Module):
         already computed, as training does)."""
         if ms is None:
             ms = self.mscn_features(patches)
+        ms, scale = ms * self.ms_gain, scale * self.scale_gain
         xin = torch.add(patches * 4.0, -2.0)  # (x - 0.5) * 4 as Mul + Add
         r1 = self.act(self.c1(xin))
         r2 = self.act(self.c2(r1))

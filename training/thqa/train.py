@@ -1,6 +1,8 @@
 """Train thqa on cache/train/*.npz (dataset.py): frame score vs clamp(VMAF/20, 0, 5).
 
-Loss per batch of frames: L1 + 0.5 * (1 - Pearson correlation over the batch). Each frame is
+Loss per batch of frames: L1 + 0.5 * (1 - Pearson correlation over the batch), and with
+--pair-weight w: half the batch is the other half's frames in another version of the same clip,
+plus w * L1 of the score differences against the target differences (content cancels out). Each frame is
 seen through N=16 patches: the contract positions (half the time) or random positions, with a
 random flip/transpose of all its patches. A few train clips are held out (HOLDOUT) to watch
 generalisation; the last checkpoint is the result (no selection on the val clips).
@@ -75,9 +77,11 @@ def load(files):
         ms.append(np.load(cache))
         tg.append(d["targets"][:, :Fs].reshape(-1))
         sc.append(np.repeat(d["scale"], Fs))
+        first = sum(len(t) for t in tg[:-1])
         for v in range(V):
             grp += [len(info)] * Fs
             info.append({"clip": f.stem, "version": str(d["names"][v]), "family": str(d["families"][v]),
+                         "first": first, "frames": Fs, "versions": V, "v": v,
                          "target": float(d["targets"][v].mean())})
     return (np.concatenate(pt), np.concatenate(tg).astype(np.float32),
             np.concatenate(sc).astype(np.float32), np.array(grp), info, np.concatenate(ms))
@@ -125,6 +129,19 @@ def batch(data, idx, rng, train=True, jitter=0.0):
     return x, s, torch.from_numpy(tg[idx]), ms
 
 
+def partners(data, idx, rng) -> np.ndarray:
+    """For every frame in idx, the same frame (clip variant and index) in another version."""
+    grp, info = data[3], data[4]
+    out = []
+    for i in idx:
+        g = grp[i]
+        first = info[g]["first"]  # first frame of the clip variant's first version
+        fs, nv = info[g]["frames"], info[g]["versions"]
+        f = i - first - info[g]["v"] * fs
+        out.append(first + rng.integers(0, nv) * fs + f)
+    return np.array(out)
+
+
 def pearson(a, b):
     a, b = a - a.mean(), b - b.mean()
     return (a * b).sum() / (a.norm() * b.norm() + 1e-8)
@@ -166,6 +183,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--scale-jitter", type=float, default=0.0, help="log-scale jitter (e.g. 0.7)")
     ap.add_argument("--no-holdout", action="store_true", help="train on every clip")
+    ap.add_argument("--pair-weight", type=float, default=0.0,
+                    help="weight of the L1 loss on score differences between two versions of a frame")
+    ap.add_argument("--ablate", nargs="*", default=[], choices=["scale", "mscn"],
+                    help="train without these inputs (their features are multiplied by 0)")
     ap.add_argument("--resume", type=Path)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -181,6 +202,10 @@ def main() -> None:
     hdata = load(hold) if hold else None
     print(f"train frames {len(data[1])}, versions {len(data[4])}", flush=True)
     model = THQA()
+    if "scale" in a.ablate:
+        model.scale_gain.zero_()
+    if "mscn" in a.ablate:
+        model.ms_gain.zero_()
     if not a.resume:
         x, s, _, ms = batch(data, rng.integers(0, len(data[1]), 64), rng, train=False)
         err = (model.mscn_features(x.flatten(0, 1)) - ms.flatten(0, 1)).abs().max().item()
@@ -209,12 +234,17 @@ def main() -> None:
         lr *= min(1.0, (step + 1) / 200)
         for g in opt.param_groups:
             g["lr"] = lr
-        idx = rng.integers(0, len(data[1]), a.batch)
+        idx = rng.integers(0, len(data[1]), a.batch // 2 if a.pair_weight else a.batch)
+        if a.pair_weight:  # every frame with the same frame in another version
+            idx = np.concatenate([idx, partners(data, idx, rng)])
         x, s, t, ms = batch(data, idx, rng, jitter=a.scale_jitter)
         p = model.frames(x, s, ms)
         l1 = (p - t).abs().mean()
         r = 1 - pearson(p, t)
         loss = l1 + 0.5 * r
+        if a.pair_weight:
+            h = len(idx) // 2
+            loss = loss + a.pair_weight * ((p[:h] - p[h:]) - (t[:h] - t[h:])).abs().mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
