@@ -59,3 +59,16 @@ fn ntiresr_output_scores_above_its_270p_input() {
         "thqa before ntiresr {before:.3}, after {after:.3}"
     );
 }
+
+/// The embedded model orders the challenge's QPs on real footage (it was trained on faces:
+/// on videotestsrc's synthetic patterns its scores carry no meaning, ~0.03-0.25 at any QP).
+#[test]
+fn a_stream_at_qp22_scores_above_qp37() {
+    let Some(clip) = val_clip("A16_latentsync_demo1_video_portrait.mp4") else {
+        eprintln!("skipped: no val clips (../shared/data or $NTIRESR_DATA)");
+        return;
+    };
+    let ((q22, _), (q37, _)) = (before_and_after(&clip, 22), before_and_after(&clip, 37));
+    eprintln!("A16 270x480 decode: QP 22 scored {q22:.3}, QP 37 {q37:.3}");
+    assert!(q22 > q37, "QP 22 scored {q22}, QP 37 scored {q37}");
+}

@@ -1,17 +1,20 @@
 """Evaluate thqa on the val clips (A03, A13, A16; plus A03 transposed as a portrait variant).
 
 Each val clip variant x each degradation of dataset.py (pristine, blur, noise, H.265 at x1, x1/2,
-x1/4 kept low-res or upscaled by bicubic / ntiresr / a peer) is one "clip" of 16 frames. Its
+x1/4, the x1/4 ones also upscaled by ntiresr / a peer, x1/4 H.264 and VP9) is one "clip" of 12
+frames, judged at display size with the display = the original's shorter side. Its
 target is the mean over frames of clamp(VMAF/20, 0, 5) (VMAF vs the original at the original's
 size); its prediction is the mean of the frame scores. Reported: SRCC, PLCC (Pearson, raw, no
-logistic fit) and (SRCC+PLCC)/2, overall, per degradation family, per orientation, per clip.
+logistic fit) and (SRCC+PLCC)/2, overall, per degradation family, per orientation, per clip;
+and thqa after ntiresr vs on the x1/4 decode per clip and QP (`before_after`).
 
 Scorers:
   --scorer onnxruntime  the ONNX model in Python with the contract's patch sampling
                         (dataset.model_inputs) on every frame of the raw I420 files.
   --scorer element      the GStreamer element: `gst-launch-1.0 -m filesrc location=X.yuv !
-                        rawvideoparse width=W height=H format=i420 framerate=25/1 ! thqa ! fakesink`
-                        and the LAST bus message `thqa`, field `clip-score`.
+                        rawvideoparse width=W height=H format=i420 framerate=25/1 ! thqa
+                        display-height=D message-interval=0 ! fakesink` and the LAST bus message
+                        `thqa`, field `clip-score`.
 
 The degraded val videos are made once (dataset.build with keep_dir) under cache/val/.
 Results: results/val-<scorer>.json and .md.
@@ -178,7 +181,7 @@ def fmt(x):
 def markdown(res: dict, scorer: str, model: str) -> str:
     lines = [f"# thqa on val ({scorer})", "",
              f"Model: `{model}`. Each row of a table pools the listed val \"clips\" (val clip variant x "
-             "degradation, 16 frames each); target = mean VMAF/20 vs the original at the original's "
+             "degradation, 12 frames each, judged at display size); target = mean VMAF/20 vs the original at the original's "
              "size; prediction = mean frame score. PLCC is raw Pearson (no logistic fit). "
              "'-': undefined (constant targets).", "",
              "| group | n | SRCC | PLCC | (SRCC+PLCC)/2 | MAE |", "|---|---|---|---|---|---|"]
