@@ -1,6 +1,6 @@
 //! Cost of the `thqa` monitor: N frames of W x H I420 through `thqa` (every frame scored).
 //!
-//!     cargo run --release --example quality_cost -- [frames=200] [width=1920] [height=1080]
+//!     cargo run --release --example quality_cost -- [frames=200] [width=1920] [height=1080] [model.onnx]
 //!
 //! Prints the element's own `stats`: mean and max milliseconds to score one frame (patch
 //! extraction and the network), the figure the 2 ms budget is about.
@@ -12,11 +12,16 @@ use common::{uint_arg as arg, wait_for_end};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (frames, width, height) = (arg(1, 200), arg(2, 1920), arg(3, 1080));
+    let model = std::env::args()
+        .nth(4)
+        .map(|m| format!("model-location={m}"))
+        .unwrap_or_default();
     gst::init()?;
     gstntiresr::plugin_register_static()?;
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc num-buffers={frames} pattern=ball ! video/x-raw,format=I420,width={width},\
-         height={height},framerate=30/1 ! thqa name=q message-interval=0 ! fakesink sync=false"
+         height={height},framerate=30/1 ! thqa name=q message-interval=0 {model} \
+         ! fakesink sync=false"
     ))?
     .downcast::<gst::Pipeline>()
     .unwrap();

@@ -145,23 +145,6 @@ fn running_scores_restart_after_a_flush() {
     assert_eq!(stats.get::<u64>("resets").unwrap(), 1, "{stats}");
 }
 
-/// The clip score the embedded model gives videotestsrc's default test card coded at `qp`.
-fn clip_score_at_qp(qp: u32) -> f64 {
-    let (pipeline, _) = run(&format!(
-        "videotestsrc num-buffers=12 ! video/x-raw,format=I420,width=480,height=270,framerate=25/1 \
-         ! x265enc qp={qp} speed-preset=ultrafast tune=zerolatency ! h265parse ! avdec_h265 \
-         ! thqa name=q message-interval=0 ! fakesink"
-    ))
-    .unwrap();
-    pipeline.by_name("q").unwrap().property("clip-score")
-}
-
-#[test]
-fn a_stream_at_qp22_scores_above_qp37() {
-    let (q22, q37) = (clip_score_at_qp(22), clip_score_at_qp(37));
-    assert!(q22 > q37, "QP 22 scored {q22}, QP 37 scored {q37}");
-}
-
 #[test]
 fn bad_models_fail_with_their_path_and_reason() {
     let corrupt = std::env::temp_dir().join("thqa-corrupt.onnx");
@@ -224,4 +207,85 @@ fn monitors_before_and_after_ntiresr() {
         assert_eq!(stats.get::<u64>("frames").unwrap(), 5, "{name}: {stats}");
         assert!((0.0..=5.0).contains(&q.property::<f64>("clip-score")));
     }
+}
+
+/// The clip score of one SMPTE card frame of `width x height` made as BGRx, scored either as
+/// BGRx or after videoconvert to I420 (which picks the YUV matrix by frame size).
+fn smpte_score(width: u32, height: u32, as_i420: bool) -> f64 {
+    let convert = if as_i420 {
+        "! videoconvert ! video/x-raw,format=I420 "
+    } else {
+        ""
+    };
+    let (pipeline, _) = run(&format!(
+        "videotestsrc num-buffers=2 pattern=smpte \
+         ! video/x-raw,format=BGRx,width={width},height={height},framerate=25/1 {convert}\
+         ! thqa name=q ! fakesink"
+    ))
+    .unwrap();
+    pipeline.by_name("q").unwrap().property("clip-score")
+}
+
+#[test]
+fn rgb_and_yuv_of_one_picture_score_alike() {
+    // 1280x720 gets BT.709 from videoconvert, 720x576 BT.601.
+    for (w, h) in [(1280, 720), (720, 576)] {
+        let (rgb, yuv) = (smpte_score(w, h, false), smpte_score(w, h, true));
+        // The element reads the luma videoconvert makes, bit for bit: the scores are equal.
+        assert!(
+            (rgb - yuv).abs() <= 1e-6,
+            "{w}x{h}: BGRx scored {rgb}, I420 {yuv}"
+        );
+    }
+}
+
+#[test]
+fn changing_the_window_keeps_the_running_scores() {
+    init();
+    let element = gst::ElementFactory::make("thqa")
+        .property("model-location", tiny_quality_model())
+        .property("window", 4u32)
+        .build()
+        .unwrap();
+    let mut harness = gst_check::Harness::with_element(&element, Some("sink"), Some("src"));
+    harness.set_src_caps(caps(32, 32));
+    for i in 0..3 {
+        harness
+            .push_and_pull(stamped(frame(32, 32, i), i as u64))
+            .unwrap();
+    }
+    let before: Vec<f64> = ["score", "clip-score", "ema-score"]
+        .iter()
+        .map(|p| element.property(p))
+        .collect();
+    element.set_property("window", 100u32);
+    let after: Vec<f64> = ["score", "clip-score", "ema-score"]
+        .iter()
+        .map(|p| element.property(p))
+        .collect();
+    assert_eq!(
+        before, after,
+        "setting window while playing changed the scores"
+    );
+    harness.push_and_pull(stamped(frame(32, 32, 3), 3)).unwrap();
+    let stats: gst::Structure = element.property("stats");
+    assert_eq!(stats.get::<u64>("frames").unwrap(), 4, "{stats}");
+    assert_eq!(stats.get::<u64>("resets").unwrap(), 0, "{stats}");
+}
+
+#[test]
+fn default_message_rate_suits_a_bus_nobody_drains() {
+    let (_, messages) = run(&format!(
+        "videotestsrc num-buffers=300 ! video/x-raw,width=32,height=24,framerate=25/1 \
+         ! thqa model-location={} ! fakesink",
+        tiny_quality_model()
+    ))
+    .unwrap();
+    // At most one message per 100 scored frames (4 s at 25 fps), plus the final one.
+    assert!(
+        messages.len() <= 300 / 100 + 1,
+        "{} messages",
+        messages.len()
+    );
+    assert!(messages.last().unwrap().get::<bool>("final").unwrap());
 }

@@ -25,6 +25,11 @@ impl ClipScore {
         }
     }
 
+    /// A new moving-average window; the scores so far are kept.
+    pub fn set_window(&mut self, window: u32) {
+        self.alpha = ClipScore::new(window).alpha;
+    }
+
     /// Forgets every score, keeping the window.
     pub fn reset(&mut self) {
         *self = ClipScore {
@@ -73,5 +78,13 @@ mod tests {
         s.add(1.0);
         s.add(3.0);
         assert_eq!(s.ema(), Some(2.0), "the window survives a reset");
+        let kept = s.clone();
+        s.set_window(1); // alpha 1: the moving average is the last score
+        assert_eq!(
+            (s.frames, s.mean(), s.ema()),
+            (kept.frames, kept.mean(), kept.ema())
+        );
+        s.add(5.0);
+        assert_eq!(s.ema(), Some(5.0));
     }
 }

@@ -12,6 +12,13 @@
  * model run by tract; a trained model is embedded). It predicts VMAF / 20 of the picture shown at
  * the original's size (see `models/thqa.md`).
  *
+ * Every frame is judged as it is shown: at `display-height` lines (its shorter side; the other
+ * side by aspect), a smaller frame brought there by bicubic interpolation of the patches the
+ * model reads. So a 270p decode and its x4 upscale are scored on the same footing: set
+ * `display-height` to the size the call is shown at (the original's, for the challenge 1080).
+ * RGB frames are read as the luma a converter to YUV would make (GStreamer's default matrix for
+ * the frame size: BT.601 up to 576 lines, BT.709 above, BT.2020 from 2160).
+ *
  * ## Example pipeline
  * ```bash
  * gst-launch-1.0 -m filesrc location=call_270p.mp4 ! qtdemux ! h265parse ! avdec_h265 \
@@ -20,10 +27,15 @@
  *
  * ## Properties
  * - `model-location` (string, unset): a quality model instead of the embedded one.
+ * - `display-height` (uint, 1080): lines of the display the picture is judged at (0: every
+ *   frame at its own size).
  * - `interval` (uint, 1): score one frame out of this many.
- * - `window` (uint, 250): span of the moving average, in scored frames.
- * - `message-interval` (uint, 1): a `thqa` element message every this many scored frames
- *   (0: only the final one at end of stream).
+ * - `window` (uint, 250): span of the moving average, in scored frames; changing it keeps the
+ *   running scores.
+ * - `message-interval` (uint, 250): a `thqa` element message every this many scored frames
+ *   (0: only the final one at end of stream). The default posts one message per moving-average
+ *   window (10 s at 25 fps): a live monitor gets regular updates while a bus nobody drains grows
+ *   by about 1.5 bytes per frame instead of 375 (the properties always hold the latest scores).
  * - `score`, `clip-score`, `ema-score` (double, read-only, -1 before the first score).
  * - `stats` (GstStructure, read-only): `frames`, `resets`, `mean-ms`, `max-ms`.
  *
@@ -45,7 +57,7 @@ use gst_video::subclass::prelude::*;
 use super::EMBEDDED_MODEL;
 use super::clip_score::ClipScore;
 use super::model::{MAX_SCORE, QualityModel};
-use super::patches::{LumaLayout, LumaView};
+use super::patches::{LumaLayout, LumaMatrix, LumaView};
 use crate::onnx;
 use crate::stats::Stats;
 
@@ -61,7 +73,14 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 const FORMATS: &[(VideoFormat, LumaLayout)] = {
     const PLANAR: LumaLayout = LumaLayout::Direct { step: 1, offset: 0 };
     const fn rgb(step: usize, r: usize, g: usize, b: usize) -> LumaLayout {
-        LumaLayout::Rgb { step, r, g, b }
+        // The matrix is chosen from the caps in `set_info`.
+        LumaLayout::Rgb {
+            step,
+            r,
+            g,
+            b,
+            matrix: LumaMatrix::Bt601,
+        }
     }
     &[
         (VideoFormat::I420, PLANAR),
@@ -91,15 +110,18 @@ const FORMATS: &[(VideoFormat, LumaLayout)] = {
     ]
 };
 
+const DEFAULT_DISPLAY_HEIGHT: u32 = 1080;
 const DEFAULT_INTERVAL: u32 = 1;
 const DEFAULT_WINDOW: u32 = 250;
-const DEFAULT_MESSAGE_INTERVAL: u32 = 1;
+/// One message per moving-average window (see the doc block).
+const DEFAULT_MESSAGE_INTERVAL: u32 = DEFAULT_WINDOW;
 /// The value of the score properties before the first scored frame.
 const NO_SCORE: f64 = -1.0;
 
 #[derive(Debug, Clone)]
 struct Settings {
     model_location: Option<String>,
+    display_height: u32,
     interval: u32,
     window: u32,
     message_interval: u32,
@@ -109,6 +131,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             model_location: None,
+            display_height: DEFAULT_DISPLAY_HEIGHT,
             interval: DEFAULT_INTERVAL,
             window: DEFAULT_WINDOW,
             message_interval: DEFAULT_MESSAGE_INTERVAL,
@@ -175,6 +198,16 @@ impl ObjectImpl for Thqa {
                     )
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecUInt::builder("display-height")
+                    .nick("Display height")
+                    .blurb(
+                        "Lines of the display the picture is judged at: a frame's shorter side \
+                         is brought to this many (bicubic), the other by aspect; a larger frame \
+                         is judged at its own size (0: every frame at its own size)",
+                    )
+                    .default_value(DEFAULT_DISPLAY_HEIGHT)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecUInt::builder("interval")
                     .nick("Interval")
                     .blurb("Score one frame out of this many")
@@ -184,10 +217,13 @@ impl ObjectImpl for Thqa {
                     .build(),
                 glib::ParamSpecUInt::builder("window")
                     .nick("Window")
-                    .blurb("Span in scored frames of the moving average (ema-score)")
+                    .blurb(
+                        "Span in scored frames of the moving average (ema-score); changing it \
+                         keeps the running scores",
+                    )
                     .minimum(1)
                     .default_value(DEFAULT_WINDOW)
-                    .mutable_ready()
+                    .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt::builder("message-interval")
                     .nick("Message interval")
@@ -232,10 +268,11 @@ impl ObjectImpl for Thqa {
         let mut settings = self.settings.lock().unwrap();
         match pspec.name() {
             "model-location" => settings.model_location = value.get().expect("type checked"),
+            "display-height" => settings.display_height = value.get().expect("type checked"),
             "interval" => settings.interval = value.get().expect("type checked"),
             "window" => {
                 settings.window = value.get().expect("type checked");
-                *self.scores.lock().unwrap() = ClipScore::new(settings.window);
+                self.scores.lock().unwrap().set_window(settings.window);
             }
             "message-interval" => settings.message_interval = value.get().expect("type checked"),
             _ => unreachable!("unknown property {}", pspec.name()),
@@ -246,6 +283,7 @@ impl ObjectImpl for Thqa {
         let or_none = |v: Option<f64>| v.unwrap_or(NO_SCORE).to_value();
         match pspec.name() {
             "model-location" => self.settings.lock().unwrap().model_location.to_value(),
+            "display-height" => self.settings.lock().unwrap().display_height.to_value(),
             "interval" => self.settings.lock().unwrap().interval.to_value(),
             "window" => self.settings.lock().unwrap().window.to_value(),
             "message-interval" => self.settings.lock().unwrap().message_interval.to_value(),
@@ -375,7 +413,8 @@ impl VideoFilterImpl for Thqa {
             .find(|(f, _)| *f == in_info.format())
             .map(|(_, l)| *l)
             .ok_or_else(|| gst::loggable_error!(CAT, "unsupported caps {incaps}"))?;
-        self.state.lock().unwrap().layout = Some(layout);
+        let matrix = yuv_matrix(in_info.width(), in_info.height());
+        self.state.lock().unwrap().layout = Some(layout.with_matrix(matrix));
         Ok(())
     }
 
@@ -383,9 +422,13 @@ impl VideoFilterImpl for Thqa {
         &self,
         frame: &gst_video::VideoFrameRef<&gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let (interval, message_interval) = {
+        let (interval, message_interval, display) = {
             let settings = self.settings.lock().unwrap();
-            (settings.interval as u64, settings.message_interval as u64)
+            (
+                settings.interval as u64,
+                settings.message_interval as u64,
+                settings.display_height as usize,
+            )
         };
         let mut state = self.state.lock().unwrap();
         let state = &mut *state;
@@ -405,7 +448,7 @@ impl VideoFilterImpl for Thqa {
             stride: frame.plane_stride()[0] as usize,
             layout,
         };
-        match model.score(&view) {
+        match model.score(&view, display) {
             Ok(score) => {
                 self.stats.lock().unwrap().record(started.elapsed());
                 let scored = {
@@ -435,6 +478,19 @@ impl VideoFilterImpl for Thqa {
             Err(e) => gst::debug!(CAT, imp = self, "{e}"),
         }
         Ok(gst::FlowSuccess::Ok)
+    }
+}
+
+/// The matrix a converter to YUV uses for a `width x height` frame (GStreamer's default YUV
+/// colorimetry for the size, which videoconvert applies): RGB luma is read with it.
+fn yuv_matrix(width: u32, height: u32) -> LumaMatrix {
+    let matrix = gst_video::VideoInfo::builder(VideoFormat::I420, width, height)
+        .build()
+        .map(|info| info.colorimetry().matrix());
+    match matrix {
+        Ok(gst_video::VideoColorMatrix::Bt709) => LumaMatrix::Bt709,
+        Ok(gst_video::VideoColorMatrix::Bt2020) => LumaMatrix::Bt2020,
+        _ => LumaMatrix::Bt601,
     }
 }
 

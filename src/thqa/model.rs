@@ -16,7 +16,7 @@ pub const INPUTS: [&str; 2] = ["patches", "scale"];
 pub const OUTPUT: &str = "score";
 /// Scores are bounded to 0..=MAX_SCORE.
 pub const MAX_SCORE: f32 = 5.0;
-/// The frame size `scale` is relative to: `min(width, height) / FULL_HD`.
+/// The picture size `scale` is relative to: the judged picture's shorter side / `FULL_HD`.
 const FULL_HD: f32 = 1080.0;
 
 /// A planned quality model: `side * side` patches of `size x size` luma in, one score out.
@@ -106,11 +106,12 @@ impl QualityModel {
         (self.side, self.size)
     }
 
-    /// Scores one frame (0..=5).
-    pub fn score(&mut self, frame: &LumaView) -> Result<f32, ModelError> {
+    /// Scores one frame (0..=5) as shown on a display of `display` lines (`patches`).
+    pub fn score(&mut self, frame: &LumaView, display: usize) -> Result<f32, ModelError> {
         let (side, size) = (self.side, self.size);
-        self.fill_patches(|buf| patches::extract(frame, side, size, buf));
-        self.run(frame.width.min(frame.height) as f32 / FULL_HD)
+        self.fill_patches(|buf| patches::extract(frame, display, side, size, buf));
+        let (w, h) = patches::display_size(frame.width, frame.height, display);
+        self.run(w.min(h) as f32 / FULL_HD)
     }
 
     /// Scores patches given directly (`N x P x P` values in 0..1), as the parity test does.

@@ -5,22 +5,25 @@ Target (the ground truth thqa is trained against; NOT a human opinion score):
     frame (bicubic-upscaled with ffmpeg `scale=W:H:flags=bicubic` to the original's size when it
     is smaller) and the original. A low-resolution frame and its bicubic upscale share a target.
 
-Degradations per clip (on its first F frames, default 16):
-    pristine; Gaussian blur (5 sigmas); Gaussian noise (5 levels);
-    H.265 constant QP {17,22,27,32,37,42,47,51}, low delay, at x1, x1/2 (Lanczos down) and x1/4
-    (the challenge degradation, ntcommon/degrade.py); the x1/2 and x1/4 decodes are kept at their
-    low resolution AND upscaled to full size by bicubic; the x1/4 ones also by ntiresr (GStreamer
-    element, plugin copied to --plugin-dir) and by a peer (FSRCNN-small / ESPCN, alternating by QP,
-    via bench/methods.py).
-Portrait: A18/A19 are portrait; some landscape clips also get a transposed ("T") variant.
+Patches are taken as the element takes them (display.py), at display size with the display =
+the original's size: a decode smaller than the original is judged through its bicubic upscale.
+
+Degradations per clip (44 versions of its first F frames, default 12):
+    pristine; Gaussian blur (5 sigmas); Gaussian noise (4 levels);
+    H.265 constant QP, low delay (ntcommon/degrade.py settings): x1 and x1/2 (Lanczos down) at
+    QP 22/32/42/51; x1/4 (the challenge degradation) at QP 17..51 (8), each also upscaled by
+    ntiresr (GStreamer element, plugin copied to --plugin-dir), and at QP 22/32/42/51 by a peer
+    (FSRCNN-small / ESPCN alternating, via bench/methods.py); x1/4 H.264 (libx264 QP 24/34/44,
+    no B-frames) and VP9 (libvpx-vp9 realtime, CRF 30/45/60).
+Portrait: A18/A19/C05 are portrait; some landscape clips also get a transposed ("T") variant.
 
 Output, one file per clip variant (resumable: finished files are skipped):
-    cache/train/<id>.npz: patches uint8 [V, Fs, 2*N, P, P] (first N at the contract positions of
-    `sample_patches`, then N at random positions) for every 2nd frame, targets float32 [V, F],
-    scale float32 [V], and the version names/families/sizes. With keep_dir (evaluate.py) the
-    degraded raw I420 of every version is also written, at its native size.
+    cache/train/<id>.npz: patches uint8 [V, F, 2*N, P, P] (first N at the contract positions,
+    then N at random display positions) for every frame, targets float32 [V, F], scale float32
+    [V], and the version names/families/sizes. With keep_dir (evaluate.py) the degraded raw
+    I420 of every version is written instead of patches, at its native size.
 
-Usage: nice -n 5 .venv/bin/python -m training.thqa.dataset [--frames 16] [--minutes 35]
+Usage: nice -n 5 .venv/bin/python -m training.thqa.dataset [--frames 12] [--minutes 35]
                     [--data DIR] [--peers DIR]
 """
 
@@ -36,61 +39,32 @@ import numpy as np
 from ntcommon import clips as clips_mod
 from ntcommon import degrade, gst, paths
 
+from . import display
+
 HERE = Path(__file__).resolve().parent
 
 G = 4  # patches per side: N = G*G
 P = 48  # patch size (even)
 N = G * G
-QPS = (17, 22, 27, 32, 37, 42, 47, 51)
+QPS = (17, 22, 27, 32, 37, 42, 47, 51)  # the challenge's x4 family
+SIDE_QPS = (22, 32, 42, 51)  # x1, x2 and the peers
+OTHER_CODECS = {"h264": (24, 34, 44), "vp9": (30, 45, 60)}  # x4 down; QP / CRF
 BLUR_SIGMAS = (0.6, 1.0, 1.6, 2.5, 4.0)
-NOISE_SIGMAS = (3.0, 6.0, 10.0, 16.0, 25.0)  # 8-bit units (luma; chroma gets half)
+NOISE_SIGMAS = (3.0, 6.0, 12.0, 25.0)  # 8-bit units (luma; chroma gets half)
 PEERS = ("fsrcnn-small", "espcn")
-TRANSPOSED = ("A04", "A14", "B01", "B16")  # landscape train clips that also get a portrait variant
+TRANSPOSED = ("A04", "A14", "B01", "B16", "C03")  # landscape train clips that also get a portrait variant
 CACHE = HERE / "cache"
 DEFAULT_PLUGIN_DIR = Path("/tmp/thqa-plugin")
 
 
-# ---------------------------------------------------------------- the contract's patch sampling
-def patch_origins(w: int, h: int, g: int = G, p: int = P) -> list[tuple[int, int]]:
-    """(top, left) of patch i*g + j, exactly as the contract (and the Rust element) define it."""
-    out = []
-    for i in range(g):
-        top = min(max((2 * i + 1) * h // (2 * g) - p // 2, 0), max(h - p, 0))
-        for j in range(g):
-            left = min(max((2 * j + 1) * w // (2 * g) - p // 2, 0), max(w - p, 0))
-            out.append((top, left))
-    return out
-
-
-def _pad(y: np.ndarray, p: int) -> np.ndarray:
-    """Edge replication: rows (columns) beyond the frame repeat the last row (column)."""
+# ---------------------------------------------------------------- the contract's model inputs
+def model_inputs(y: np.ndarray, disp: int, g: int = G, p: int = P) -> dict[str, np.ndarray]:
+    """uint8 luma plane -> the ONNX inputs {patches [N,1,P,P] f32 (/255), scale [N,1] f32} for a
+    display of `disp` lines (display.py), as the element computes them."""
     h, w = y.shape
-    if h >= p and w >= p:
-        return y
-    return np.pad(y, ((0, max(p - h, 0)), (0, max(p - w, 0))), mode="edge")
-
-
-def sample_patches(y: np.ndarray, g: int = G, p: int = P) -> np.ndarray:
-    """Luma plane (H, W) -> [g*g, p, p] patches (same dtype) at the contract positions."""
-    h, w = y.shape
-    yp = _pad(y, p)
-    return np.stack([yp[t : t + p, l : l + p] for t, l in patch_origins(w, h, g, p)])
-
-
-def model_inputs(y: np.ndarray, g: int = G, p: int = P) -> dict[str, np.ndarray]:
-    """uint8 luma plane -> the ONNX inputs {patches [N,1,P,P] f32 (/255), scale [N,1] f32}."""
-    h, w = y.shape
-    patches = sample_patches(y, g, p).astype(np.float32)[:, None] / 255.0
-    scale = np.full((g * g, 1), min(w, h) / 1080.0, np.float32)
+    patches = display.patches(y, disp, g, p).astype(np.float32)[:, None] / 255.0
+    scale = np.full((g * g, 1), display.scale(w, h, disp), np.float32)
     return {"patches": patches, "scale": scale}
-
-
-def random_patches(y: np.ndarray, n: int, rng: np.random.Generator, p: int = P) -> np.ndarray:
-    h, w = y.shape
-    yp = _pad(y, p)
-    tops = rng.integers(0, max(h - p, 0) + 1, n)
-    lefts = rng.integers(0, max(w - p, 0) + 1, n)
-    return np.stack([yp[t : t + p, l : l + p] for t, l in zip(tops, lefts)])
 
 
 # ---------------------------------------------------------------- video helpers (raw I420)
@@ -193,37 +167,56 @@ def vmaf_frames(ref_path: Path, dist: bytes, w: int, h: int, tmp: Path) -> np.nd
 
 
 # ---------------------------------------------------------------- one clip variant
+def other_codec(raw: bytes, w: int, h: int, codec: str, q: int, out: Path) -> tuple[bytes, int, int]:
+    """x4 Lanczos down + H.264 (libx264, constant QP, low delay) or VP9 (libvpx-vp9, realtime,
+    constant quality); decoded raw at w/4 x h/4."""
+    lw, lh = w // 4, h // 4
+    args = {"h264": ["-c:v", "libx264", "-tune", "zerolatency", "-preset", "veryfast", "-qp", str(q),
+                     "-bf", "0", "-threads", "1", "-f", "h264"],
+            "vp9": ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "0",
+                    "-crf", str(q), "-lag-in-frames", "0", "-threads", "1", "-f", "ivf"]}[codec]
+    enc = subprocess.run(["ffmpeg", "-v", "error", *raw_in(w, h), "-vf", f"scale={lw}:{lh}:flags=lanczos",
+                          *args, "-"], input=raw, check=True, capture_output=True).stdout
+    out.write_bytes(enc)
+    return ffmpeg(["-i", str(out), *RAW_OUT]), lw, lh
+
+
 def versions(ref: bytes, w: int, h: int, tmp: Path, plugin_dir: Path, seed: int, ntiresr_ok: bool,
              peers: Path = paths.PEERS):
-    """Yield (name, family, raw, vw, vh, full-size raw for VMAF or None=same as raw)."""
+    """Yield (name, family, raw, vw, vh, full-size raw for VMAF or None=same as raw).
+
+    A decode smaller than the original is kept at its own size: it is judged at display size
+    (its bicubic upscale, `display.py`), which is also what its VMAF target compares."""
     yield "pristine", "pristine", ref, w, h, None
     for s in BLUR_SIGMAS:
         yield f"blur{s}", "blur", blur(ref, w, h, s), w, h, None
     for k, s in enumerate(NOISE_SIGMAS):
         yield f"noise{s:g}", "noise", noise(ref, w, h, s, seed + k), w, h, None
-    for qp in QPS:
+    for qp in SIDE_QPS:
         dec, _, _ = hevc(ref, w, h, 1, qp, tmp / "x1.hevc")
         yield f"x1-qp{qp}", "codec-x1", dec, w, h, None
-    for qp in QPS:
+    for qp in SIDE_QPS:
         dec, lw, lh = hevc(ref, w, h, 2, qp, tmp / "x2.hevc")
-        up = scale(dec, lw, lh, w, h)
-        yield f"x2-qp{qp}-lr", "codec-x2-lowres", dec, lw, lh, up
-        yield f"x2-qp{qp}-bicubic", "codec-x2-bicubic", up, w, h, None
-    for k, qp in enumerate(QPS):
+        yield f"x2-qp{qp}", "codec-x2", dec, lw, lh, scale(dec, lw, lh, w, h)
+    for qp in QPS:
         hp = tmp / f"x4-qp{qp}.hevc"
         dec, lw, lh = hevc(ref, w, h, 4, qp, hp)
-        up = scale(dec, lw, lh, w, h)
-        yield f"x4-qp{qp}-lr", "codec-x4-lowres", dec, lw, lh, up
-        yield f"x4-qp{qp}-bicubic", "codec-x4-bicubic", up, w, h, None
+        yield f"x4-qp{qp}", "codec-x4", dec, lw, lh, scale(dec, lw, lh, w, h)
         if ntiresr_ok:
             yield f"x4-qp{qp}-ntiresr", "codec-x4-ntiresr", ntiresr(hp, lw, lh, plugin_dir), w, h, None
-        name = PEERS[k % len(PEERS)]
-        yield f"x4-qp{qp}-{name}", "codec-x4-peer", peer(name, dec, lw, lh, peers), w, h, None
+        if qp in SIDE_QPS:
+            name = PEERS[SIDE_QPS.index(qp) % len(PEERS)]
+            yield f"x4-qp{qp}-{name}", "codec-x4-peer", peer(name, dec, lw, lh, peers), w, h, None
+    for codec, qs in OTHER_CODECS.items():
+        for q in qs:
+            dec, lw, lh = other_codec(ref, w, h, codec, q, tmp / f"x4.{codec}")
+            yield f"x4-{codec}-q{q}", f"codec-x4-{codec}", dec, lw, lh, scale(dec, lw, lh, w, h)
 
 
 def build(clip, name: str, transposed: bool, frames: int, out: Path, plugin_dir: Path,
           keep_dir: Path | None = None, seed: int = 0, peers: Path = paths.PEERS) -> None:
-    """Degrade one clip variant, score every frame with VMAF, write `out` (.npz)."""
+    """Degrade one clip variant, score every frame with VMAF, write `out` (.npz). Patches are
+    taken at display size with the display = the original's size (display.py)."""
     t0 = time.time()
     ref = degrade.ground_truth(clip, frames)
     w, h = clip.width, clip.height
@@ -231,12 +224,12 @@ def build(clip, name: str, transposed: bool, frames: int, out: Path, plugin_dir:
         ref, w, h = transpose(ref, w, h), h, w
     fsize = w * h * 3 // 2
     frames = len(ref) // fsize
+    disp = min(w, h)
     rng = np.random.default_rng(seed + 12345)
     ntiresr_ok = gst.has_element("ntiresr", gst.plugin_env(plugin_dir, keep=False))
     if not ntiresr_ok:
         print(f"warning: no ntiresr element in {plugin_dir}; skipping ntiresr versions", flush=True)
     names, fams, sizes, targets, patches = [], [], [], [], []
-    keep = range(0, frames, 2)
     with tempfile.TemporaryDirectory(prefix="thqa-") as td:
         tmp = Path(td)
         ref_path = tmp / "ref.yuv"
@@ -247,25 +240,29 @@ def build(clip, name: str, transposed: bool, frames: int, out: Path, plugin_dir:
             if len(v) != frames:
                 raise RuntimeError(f"{name}/{vname}: {len(v)} VMAF frames, expected {frames}")
             y, _, _ = degrade.split_i420(raw, vw, vh)
-            pt = [np.concatenate([sample_patches(y[i]), random_patches(y[i], N, rng)]) for i in keep]
+            if keep_dir is None:
+                pt = [np.concatenate([display.patches(y[i], disp, G, P),
+                                      display.random_patches(y[i], disp, N, P, rng)])
+                      for i in range(frames)]
+                patches.append(np.stack(pt))
             names.append(vname)
             fams.append(fam)
             sizes.append((vw, vh))
             targets.append(np.clip(v / 20.0, 0.0, 5.0))
-            patches.append(np.stack(pt))
             if keep_dir is not None:
                 keep_dir.mkdir(parents=True, exist_ok=True)
                 (keep_dir / f"{name}__{vname}.yuv").write_bytes(raw)
     sizes = np.array(sizes, np.int32)
     meta = {"clip": name, "width": w, "height": h, "frames": frames, "transposed": transposed,
             "orientation": "portrait" if h > w else "landscape", "source": clip.path.name,
-            "crop": clip.crop, "seconds": round(time.time() - t0, 1)}
-    tmp_out = out.with_suffix(".tmp.npz")
-    np.savez(tmp_out, patches=np.stack(patches), targets=np.stack(targets).astype(np.float32),
-             scale=(sizes.min(1) / 1080.0).astype(np.float32), sizes=sizes,
-             names=np.array(names), families=np.array(fams), meta=json.dumps(meta))
-    tmp_out.rename(out)
-    if keep_dir is not None:
+            "crop": clip.crop, "display": disp, "seconds": round(time.time() - t0, 1)}
+    if keep_dir is None:
+        tmp_out = out.with_suffix(".tmp.npz")
+        np.savez(tmp_out, patches=np.stack(patches), targets=np.stack(targets).astype(np.float32),
+                 scale=np.full(len(names), disp / 1080.0, np.float32), sizes=sizes,
+                 names=np.array(names), families=np.array(fams), meta=json.dumps(meta))
+        tmp_out.rename(out)
+    else:
         (keep_dir / f"{name}.json").write_text(json.dumps(
             {**meta, "versions": [{"name": n, "family": f, "width": int(s[0]), "height": int(s[1]),
                                    "targets": t.tolist()}
@@ -284,22 +281,19 @@ def train_variants(data: Path = paths.DATA):
         out.append((clip, cid, False))
         if cid in TRANSPOSED:
             out.append((clip, cid + "T", True))
-    # interleave: A-clips (large) and B-clips (small) alternate
-    a = [v for v in out if v[1][0] == "A"]
-    b = [v for v in out if v[1][0] != "A"]
+    # interleave: A-clips (large), C-clips (sharp, added 2026-12-02) and B-clips (small)
+    groups = [[v for v in out if v[1][0] == k] for k in "ACB"]
     mixed = []
-    while a or b:
-        if a:
-            mixed.append(a.pop(0))
-        for _ in range(2):
-            if b:
-                mixed.append(b.pop(0))
+    while any(groups):
+        for g in (0, 1, 2, 2):
+            if groups[g]:
+                mixed.append(groups[g].pop(0))
     return mixed
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--frames", type=int, default=16)
+    ap.add_argument("--frames", type=int, default=12)
     ap.add_argument("--minutes", type=float, default=35.0, help="start no new clip after this")
     ap.add_argument("--plugin-dir", type=Path, default=DEFAULT_PLUGIN_DIR,
                     help="folder holding a COPY of libgstntiresr.so")

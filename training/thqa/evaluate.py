@@ -1,17 +1,20 @@
 """Evaluate thqa on the val clips (A03, A13, A16; plus A03 transposed as a portrait variant).
 
 Each val clip variant x each degradation of dataset.py (pristine, blur, noise, H.265 at x1, x1/2,
-x1/4 kept low-res or upscaled by bicubic / ntiresr / a peer) is one "clip" of 16 frames. Its
+x1/4, the x1/4 ones also upscaled by ntiresr / a peer, x1/4 H.264 and VP9) is one "clip" of 12
+frames, judged at display size with the display = the original's shorter side. Its
 target is the mean over frames of clamp(VMAF/20, 0, 5) (VMAF vs the original at the original's
 size); its prediction is the mean of the frame scores. Reported: SRCC, PLCC (Pearson, raw, no
-logistic fit) and (SRCC+PLCC)/2, overall, per degradation family, per orientation, per clip.
+logistic fit) and (SRCC+PLCC)/2, overall, per degradation family, per orientation, per clip;
+and thqa after ntiresr vs on the x1/4 decode per clip and QP (`before_after`).
 
 Scorers:
   --scorer onnxruntime  the ONNX model in Python with the contract's patch sampling
                         (dataset.model_inputs) on every frame of the raw I420 files.
   --scorer element      the GStreamer element: `gst-launch-1.0 -m filesrc location=X.yuv !
-                        rawvideoparse width=W height=H format=i420 framerate=25/1 ! thqa ! fakesink`
-                        and the LAST bus message `thqa`, field `clip-score`.
+                        rawvideoparse width=W height=H format=i420 framerate=25/1 ! thqa
+                        display-height=D message-interval=0 ! fakesink` and the LAST bus message
+                        `thqa`, field `clip-score`.
 
 The degraded val videos are made once (dataset.build with keep_dir) under cache/val/.
 Results: results/val-<scorer>.json and .md.
@@ -65,6 +68,7 @@ def make_val(frames: int, plugin_dir: Path, root: Path, data: Path = DATA,
             recs.append({"clip": name, "orientation": m["orientation"], "version": v["name"],
                          "family": v["family"], "width": v["width"], "height": v["height"],
                          "frames": len(v["targets"]), "target": float(np.mean(v["targets"])),
+                         "display": min(m["width"], m["height"]),
                          "yuv": str(root / "yuv" / f"{name}__{v['name']}.yuv")})
     return recs
 
@@ -82,7 +86,8 @@ class OrtScorer:
     def __call__(self, rec) -> float:
         w, h = rec["width"], rec["height"]
         y, _, _ = degrade.split_i420(Path(rec["yuv"]).read_bytes(), w, h)
-        s = [float(self.sess.run(["score"], dataset.model_inputs(f, self.g, self.p))[0][0, 0]) for f in y]
+        s = [float(self.sess.run(["score"], dataset.model_inputs(f, rec["display"], self.g, self.p))[0][0, 0])
+             for f in y]
         return float(np.mean(s))
 
 
@@ -103,7 +108,8 @@ class ElementScorer:
         layout = [f"plane-strides=<{w},{cw},{cw}>", f"plane-offsets=<0,{w * h},{w * h + cw * ch}>",
                   f"frame-size={w * h + 2 * cw * ch}"]
         pipe = ["filesrc", f"location={rec['yuv']}", "!", "rawvideoparse", f"width={w}", f"height={h}",
-                "format=i420", "framerate=25/1", *layout, "!", "thqa", *self.props, "!",
+                "format=i420", "framerate=25/1", *layout, "!", "thqa", f"display-height={rec['display']}",
+                "message-interval=0", *self.props, "!",
                 "fakesink"]
         p = subprocess.run(["gst-launch-1.0", "-m", *pipe], env=self.env, capture_output=True,
                            text=True)
@@ -144,6 +150,30 @@ def report(recs) -> dict:
             "family": group("family"), "orientation": group("orientation"), "clip": group("clip")}
 
 
+BEFORE_AFTER_QPS = (22, 27, 32, 37)
+
+
+def before_after(recs) -> dict:
+    """thqa after ntiresr vs thqa on the x1/4 decode (judged at display size), per clip and QP:
+    the prediction difference against the target difference (VMAF difference / 20)."""
+    by = {(r["clip"], r["version"]): r for r in recs}
+    rows = []
+    for clip in sorted({r["clip"] for r in recs}):
+        for qp in BEFORE_AFTER_QPS:
+            a, b = by.get((clip, f"x4-qp{qp}")), by.get((clip, f"x4-qp{qp}-ntiresr"))
+            if a is None or b is None:
+                continue
+            dt, dp = b["target"] - a["target"], b["pred"] - a["pred"]
+            rows.append({"clip": clip, "qp": qp, "before": a["pred"], "after": b["pred"],
+                         "target_before": a["target"], "target_after": b["target"],
+                         "d_target": dt, "d_pred": dp,
+                         # VMAF says the output is better by >= 2 points: thqa must say higher.
+                         "sign_ok": dp > 0 if dt >= 0.1 else (dp < 0 if dt <= -0.1 else True),
+                         "size_ok": abs(dp - dt) <= 1.0})
+    return {"pairs": rows, "sign_ok": sum(r["sign_ok"] for r in rows),
+            "size_ok": sum(r["size_ok"] for r in rows), "n": len(rows)}
+
+
 def fmt(x):
     return "-" if x is None else f"{x:.3f}"
 
@@ -151,7 +181,7 @@ def fmt(x):
 def markdown(res: dict, scorer: str, model: str) -> str:
     lines = [f"# thqa on val ({scorer})", "",
              f"Model: `{model}`. Each row of a table pools the listed val \"clips\" (val clip variant x "
-             "degradation, 16 frames each); target = mean VMAF/20 vs the original at the original's "
+             "degradation, 12 frames each, judged at display size); target = mean VMAF/20 vs the original at the original's "
              "size; prediction = mean frame score. PLCC is raw Pearson (no logistic fit). "
              "'-': undefined (constant targets).", "",
              "| group | n | SRCC | PLCC | (SRCC+PLCC)/2 | MAE |", "|---|---|---|---|---|---|"]
@@ -160,6 +190,17 @@ def markdown(res: dict, scorer: str, model: str) -> str:
     for sec in ("family", "orientation", "clip"):
         for k, v in res[sec].items():
             lines.append(f"| {sec}: {k} | {v['n']} | {fmt(v['srcc'])} | {fmt(v['plcc'])} | {fmt(v['mean'])} | {fmt(v['mae'])} |")
+    ba = res.get("before_after")
+    if ba:
+        lines += ["", "## Before / after ntiresr (x1/4 H.265 decode judged at display size vs its ntiresr "
+                  "upscale)", "",
+                  f"Sign right (VMAF gain >= 2 points -> higher score): {ba['sign_ok']} / {ba['n']}; "
+                  f"difference within 1 of VMAF difference / 20: {ba['size_ok']} / {ba['n']}.", "",
+                  "| clip | QP | thqa before | thqa after | difference | target before | target after | "
+                  "target difference |", "|---|---|---|---|---|---|---|---|"]
+        for r in ba["pairs"]:
+            lines.append(f"| {r['clip']} | {r['qp']} | {r['before']:.2f} | {r['after']:.2f} | {r['d_pred']:+.2f} | "
+                         f"{r['target_before']:.2f} | {r['target_after']:.2f} | {r['d_target']:+.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -167,7 +208,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scorer", choices=["onnxruntime", "element"], default="onnxruntime")
     ap.add_argument("--model", type=Path, default=ROOT / "models" / "thqa.onnx")
-    ap.add_argument("--frames", type=int, default=16)
+    ap.add_argument("--frames", type=int, default=12)
     ap.add_argument("--plugin-dir", type=Path, default=None,
                     help="element scorer: folder with the thqa plugin (GST_PLUGIN_PATH)")
     ap.add_argument("--element-props", default="", help="extra properties for the thqa element")
@@ -190,6 +231,7 @@ def main() -> None:
     for r in recs:
         r["pred"] = scorer(r)
     res = report(recs)
+    res["before_after"] = before_after(recs)
     res["scorer"], res["model"] = a.scorer, str(a.model)
     res["clips"] = [{k: v for k, v in r.items() if k != "yuv"} for r in recs]
     a.results.mkdir(parents=True, exist_ok=True)

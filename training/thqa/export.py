@@ -4,8 +4,7 @@ ONNX: opset 17, static shapes, inputs `patches` f32 [N,1,P,P] and `scale` f32 [N
 `score` f32 [1,1]. Checks onnxruntime against PyTorch (<= 1e-4) and lists the op types.
 sample.bin: u32 N, u32 P (LE), patches (N*P*P f32 LE), scale (N f32 LE), PyTorch's score (f32 LE);
 the patches are random (seeded) patches of the first frame of a train clip, Gaussian-blurred
-(sigma 1) plus Gaussian noise (sigma 0.003), scale 0.25 (a mid-range score, away from the flat
-ends of the sigmoid).
+(sigma 1) plus Gaussian noise (sigma 0.003), scale 512/1080 (the clip's own size as display).
 
 Usage: .venv/bin/python -m training.thqa.export [--ckpt training/thqa/cache/ckpt/last.pt] [--data DIR]
 """
@@ -28,7 +27,7 @@ from .model import THQA, mflops, n_params
 
 SAMPLE_CLIP = "B18_liveportrait_d0.mp4"
 ALLOWED_OPS = {"Conv", "Relu", "LeakyRelu", "ReduceMean", "GlobalAveragePool", "Gemm", "MatMul",
-               "Add", "Mul", "Concat", "Sigmoid", "Constant"}
+               "Add", "Sub", "Mul", "Div", "Sqrt", "Abs", "Concat", "Sigmoid", "Constant", "Slice"}
 
 
 def sample_input(seed: int = 7, data: Path = DATA) -> tuple[np.ndarray, np.ndarray]:
@@ -43,7 +42,7 @@ def sample_input(seed: int = 7, data: Path = DATA) -> tuple[np.ndarray, np.ndarr
 
     pt = gaussian_filter(pt, (0, 0, 1.0, 1.0))
     pt = np.clip(pt + rng.normal(0, 0.003, pt.shape), 0, 1).astype(np.float32)
-    return pt, np.full((N, 1), 0.25, np.float32)
+    return pt, np.full((N, 1), 512 / 1080, np.float32)
 
 
 def main() -> None:

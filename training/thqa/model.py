@@ -1,40 +1,126 @@
-"""thqa network: a tiny no-reference frame-quality model on N luma patches (see models/thqa.md).
+"""thqa network: a small no-reference frame-quality model on N luma patches (see models/thqa.md).
 
-Per patch: three 3x3 stride-2 convs (1->8->16->24, ReLU); the spatial means of the input and of its
-square (brightness, contrast), of every stage's activations and of their squares (energy) give
-98 features; with scale and scale^2 appended, two per-patch layers (100->64->48, ReLU), then the
-mean over the N patches, a 48->1 layer and 5*sigmoid -> frame score in 0..5.
+Every patch (display size, 8-bit luma / 255) is described by
+- MSCN statistics (BRISQUE / NIQE style) at two scales (the patch's 2x2 and 4x4 averages;
+  at full resolution they cost ~10 ms per frame in tract, at these scales ~0.5 ms):
+  m = (x - mu) / (sigma + 1/255), mu and sigma a 7x7 Gaussian (sigma 7/6) local mean and
+  deviation; features: mean m^2, mean |m|, mean m^4, the four neighbour products (horizontal,
+  vertical, both diagonals), mean sigma and mean sigma^2 (9 per scale);
+- a tiny CNN on 4 (x - 0.5) (three 3x3 stride-2 convs 1->8->16->24, ReLU): the spatial means
+  of its input and its square, of every stage's activations and of their squares;
+- scale and scale^2 (the judged picture's shorter side / 1080).
+Two per-patch dense layers (ReLU), the mean over the N patches, a dense layer and 5 * sigmoid
+give the frame score in 0..5. All the fixed filters are convolutions without padding; the
+features are standardised with constants set from the training data (`calibrate`).
 
-ONNX ops used: Conv, Relu, Mul, ReduceMean, Concat, Gemm, Sigmoid (no Reshape).
+ONNX ops used: Conv, Relu, Mul, Add, Sub, Div, Sqrt, Abs, ReduceMean, Concat, Gemm, Sigmoid.
 """
+
+import math
 
 import torch
 from torch import nn
 
 C1, C2, C3, HID1, HID = 8, 16, 24, 64, 48
-NF = 2 + 2 * (C1 + C2 + C3) + 2  # per-patch features
+K = 7  # Gaussian window
+NMS = 9  # MSCN features per scale
+NF = 2 * NMS + 2 + 2 * (C1 + C2 + C3) + 2  # per-patch features
+# How the MSCN features of one scale permute when a patch is transposed or flipped (the
+# neighbour products: horizontal, vertical, diagonal, anti-diagonal at indices 3..6).
+MS_TRANSPOSE = [0, 1, 2, 4, 3, 5, 6, 7, 8]
+MS_FLIP = [0, 1, 2, 3, 4, 6, 5, 7, 8]
+
+
+def _gauss() -> torch.Tensor:
+    """The 1-D Gaussian (applied as a row then a column filter)."""
+    g = torch.tensor([math.exp(-((i - K // 2) ** 2) / (2 * (7 / 6) ** 2)) for i in range(K)])
+    return g / g.sum()
+
+
+def _pairs() -> tuple[torch.Tensor, torch.Tensor]:
+    """2x2 selection kernels: a * b = the four neighbour products of a map."""
+    a, b = torch.zeros(4, 1, 2, 2), torch.zeros(4, 1, 2, 2)
+    for o, (pa, pb) in enumerate([((0, 0), (0, 1)), ((0, 0), (1, 0)), ((0, 0), (1, 1)), ((0, 1), (1, 0))]):
+        a[o, 0, pa[0], pa[1]] = 1.0
+        b[o, 0, pb[0], pb[1]] = 1.0
+    return a, b
 
 
 class THQA(nn.Module):
     def __init__(self):
         super().__init__()
+        g = _gauss()
+        self.register_buffer("grow", g.view(1, 1, 1, K))
+        self.register_buffer("gcol", g.view(1, 1, K, 1))
+        centre = torch.zeros(1, 1, K, K)
+        centre[0, 0, K // 2, K // 2] = 1.0
+        self.register_buffer("centre", centre)
+        self.register_buffer("avg2", torch.full((1, 1, 2, 2), 0.25))
+        pa, pb = _pairs()
+        self.register_buffer("pa", pa)
+        self.register_buffer("pb", pb)
         self.c1 = nn.Conv2d(1, C1, 3, 2, 1)
         self.c2 = nn.Conv2d(C1, C2, 3, 2, 1)
         self.c3 = nn.Conv2d(C2, C3, 3, 2, 1)
+        # Feature standardisation, set once from training data (`calibrate`).
+        # Ablation switches (1 = on): the scale input and the MSCN features (`train.py --ablate`).
+        self.register_buffer("scale_gain", torch.ones(1))
+        self.register_buffer("ms_gain", torch.ones(1))
+        self.register_buffer("fmean", torch.zeros(NF))
+        self.register_buffer("finv", torch.ones(NF))
         self.fc1 = nn.Linear(NF, HID1)
         self.fc1b = nn.Linear(HID1, HID)
         self.fc2 = nn.Linear(HID, 1)
         self.act = nn.ReLU()
 
-    def patch_hidden(self, patches: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-        """[M,1,P,P], [M,1] -> [M, HID] per-patch hidden features."""
-        x = torch.add(patches * 4.0, -2.0)  # (x - 0.5) * 4 as Mul + Add
-        r1 = self.act(self.c1(x))
+    def _blur(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.conv2d(nn.functional.conv2d(x, self.grow), self.gcol)
+
+    def mscn(self, x: torch.Tensor) -> torch.Tensor:
+        """x [M,1,S,S] in 0..1 -> MSCN features [M, NMS]."""
+        mu = self._blur(x)
+        var = self.act(self._blur(x * x) - mu * mu)
+        sigma = torch.sqrt(var + 1e-8)
+        m = (nn.functional.conv2d(x, self.centre) - mu) / (sigma + 1.0 / 255.0)
+        m2 = m * m
+        prod = nn.functional.conv2d(m, self.pa) * nn.functional.conv2d(m, self.pb)
+        f = torch.cat([m2.mean((2, 3)), m.abs().mean((2, 3)), (m2 * m2).mean((2, 3)) * 0.1,
+                       prod.mean((2, 3)), sigma.mean((2, 3)) * 10.0, var.mean((2, 3)) * 100.0], 1)
+        return f
+
+    def mscn_features(self, patches: torch.Tensor) -> torch.Tensor:
+        """[M,1,P,P] -> [M, 2 * NMS]: the MSCN features of the patch's 2x2 and 4x4 averages."""
+        half = nn.functional.conv2d(patches, self.avg2, stride=2)
+        quarter = nn.functional.conv2d(half, self.avg2, stride=2)
+        return torch.cat([self.mscn(half), self.mscn(quarter)], 1)
+
+    def features(self, patches: torch.Tensor, scale: torch.Tensor,
+                 ms: torch.Tensor | None = None) -> torch.Tensor:
+        """[M,1,P,P], [M,1] -> [M, NF] raw per-patch features (`ms`: the MSCN features if
+        already computed, as training does)."""
+        if ms is None:
+            ms = self.mscn_features(patches)
+        ms, scale = ms * self.ms_gain, scale * self.scale_gain
+        xin = torch.add(patches * 4.0, -2.0)  # (x - 0.5) * 4 as Mul + Add
+        r1 = self.act(self.c1(xin))
         r2 = self.act(self.c2(r1))
         r3 = self.act(self.c3(r2))
-        f = torch.cat([x.mean((2, 3)), (x * x).mean((2, 3)),
+        f = torch.cat([ms, xin.mean((2, 3)), (xin * xin).mean((2, 3)),
                        r1.mean((2, 3)), (r1 * r1).mean((2, 3)), r2.mean((2, 3)), (r2 * r2).mean((2, 3)),
                        r3.mean((2, 3)), (r3 * r3).mean((2, 3)), scale, scale * scale], 1)
+        return f
+
+    @torch.no_grad()
+    def calibrate(self, patches: torch.Tensor, scale: torch.Tensor) -> None:
+        """Sets the feature standardisation from a sample of patches [M,1,P,P], scale [M,1]."""
+        f = self.features(patches, scale)
+        self.fmean.copy_(f.mean(0))
+        self.finv.copy_(1.0 / (f.std(0) + 1e-3))
+
+    def patch_hidden(self, patches: torch.Tensor, scale: torch.Tensor,
+                     ms: torch.Tensor | None = None) -> torch.Tensor:
+        """[M,1,P,P], [M,1] -> [M, HID] per-patch hidden features."""
+        f = (self.features(patches, scale, ms) - self.fmean) * self.finv
         return self.act(self.fc1b(self.act(self.fc1(f))))
 
     def forward(self, patches: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -42,23 +128,27 @@ class THQA(nn.Module):
         h = self.patch_hidden(patches, scale).mean(0, keepdim=True)
         return 5.0 * torch.sigmoid(self.fc2(h))
 
-    def frames(self, patches: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-        """A batch of frames: patches [B,N,1,P,P], scale [B,N,1] -> scores [B] (same maths)."""
+    def frames(self, patches: torch.Tensor, scale: torch.Tensor,
+               ms: torch.Tensor | None = None) -> torch.Tensor:
+        """A batch of frames: patches [B,N,1,P,P], scale [B,N,1] (MSCN features [B,N,2*NMS] if
+        precomputed) -> scores [B] (same maths)."""
         b, n = patches.shape[:2]
-        h = self.patch_hidden(patches.flatten(0, 1), scale.flatten(0, 1)).view(b, n, -1).mean(1)
+        ms = None if ms is None else ms.flatten(0, 1)
+        h = self.patch_hidden(patches.flatten(0, 1), scale.flatten(0, 1), ms).view(b, n, -1).mean(1)
         return 5.0 * torch.sigmoid(self.fc2(h)).squeeze(1)
 
 
 def mflops(n: int, p: int) -> dict:
     """Multiply-adds counted as 2 FLOPs, per frame (N patches), for the conv and dense layers."""
+    a, b = p // 2, p // 4  # the two scales
+    q, h = a - K + 1, b - K + 1  # their MSCN map sides
+    fixed = 2 * (a * q + q * q + b * h + h * h) * K + (q * q + h * h) * (K * K + 8)
+    fixed += (a * a + b * b) * 4
     s1, s2, s3 = p // 2, p // 4, p // 8
-    conv = (s1 * s1 * C1 * 9 * 1 + s2 * s2 * C2 * 9 * C1 + s3 * s3 * C3 * 9 * C2) * n
-    act = s1 * s1 * C1 + s2 * s2 * C2 + s3 * s3 * C3 + p * p  # activations incl. the input
-    pool = 2 * act * n  # squares + sums for the means
-    elt = 3 * act * n  # input affine, bias, relu
+    conv = (s1 * s1 * C1 * 9 + s2 * s2 * C2 * 9 * C1 + s3 * s3 * C3 * 9 * C2) * n
     dense = (NF * HID1 + HID1 * HID) * n + HID
-    flops = 2 * conv + pool + elt + 2 * dense
-    return {"mflop": flops / 1e6, "conv_mflop": 2 * conv / 1e6, "macs": conv + dense}
+    macs = conv + fixed * n + dense
+    return {"mflop": 2 * macs / 1e6, "conv_mflop": 2 * conv / 1e6, "macs": macs}
 
 
 def n_params(model: nn.Module) -> int:

@@ -1,6 +1,8 @@
 """Train thqa on cache/train/*.npz (dataset.py): frame score vs clamp(VMAF/20, 0, 5).
 
-Loss per batch of frames: L1 + 0.5 * (1 - Pearson correlation over the batch). Each frame is
+Loss per batch of frames: L1 + 0.5 * (1 - Pearson correlation over the batch), and with
+--pair-weight w: half the batch is the other half's frames in another version of the same clip,
+plus w * L1 of the score differences against the target differences (content cancels out). Each frame is
 seen through N=16 patches: the contract positions (half the time) or random positions, with a
 random flip/transpose of all its patches. A few train clips are held out (HOLDOUT) to watch
 generalisation; the last checkpoint is the result (no selection on the val clips).
@@ -20,58 +22,124 @@ import numpy as np
 import torch
 
 from .dataset import CACHE, N
-from .model import THQA, mflops, n_params
+from .model import MS_FLIP, MS_TRANSPOSE, NMS, THQA, K, _gauss, mflops, n_params
 
 HOLDOUT = ("A09", "A14", "B05", "B08")  # B05/B08: same person, kept together
 
 
+def _valid_blur(x: np.ndarray) -> np.ndarray:
+    from scipy.ndimage import correlate1d
+
+    g, c = _gauss().numpy().astype(np.float32), K // 2
+    y = correlate1d(x, g, axis=2, mode="constant")[:, :, c : x.shape[2] - c]
+    return correlate1d(y, g, axis=1, mode="constant")[:, c : x.shape[1] - c]
+
+
+def _mscn(x: np.ndarray) -> np.ndarray:
+    """numpy twin of THQA.mscn (no gradient needed: computed once per stored patch)."""
+    mu = _valid_blur(x)
+    var = np.maximum(_valid_blur(x * x) - mu * mu, 0)
+    sigma = np.sqrt(var + 1e-8)
+    c = K // 2
+    m = (x[:, c:-c, c:-c] - mu) / (sigma + 1 / 255)
+    m2 = m * m
+    a = m[:, :-1, :-1]
+    prods = [a * m[:, :-1, 1:], a * m[:, 1:, :-1], a * m[:, 1:, 1:], m[:, :-1, 1:] * m[:, 1:, :-1]]
+    mean = lambda v: v.mean((1, 2))
+    return np.stack([mean(m2), mean(np.abs(m)), mean(m2 * m2) * 0.1, *[mean(q) for q in prods],
+                     mean(sigma) * 10, mean(var) * 100], 1)
+
+
+def mscn_features(patches: np.ndarray) -> np.ndarray:
+    """uint8 [M, P, P] -> float32 [M, 2 * NMS], as THQA.mscn_features."""
+    out = []
+    for k in range(0, len(patches), 4096):
+        x = patches[k : k + 4096].astype(np.float32) / np.float32(255.0)
+        half = (x[:, 0::2, 0::2] + x[:, 0::2, 1::2] + x[:, 1::2, 0::2] + x[:, 1::2, 1::2]) * 0.25
+        quarter = (half[:, 0::2, 0::2] + half[:, 0::2, 1::2] + half[:, 1::2, 0::2]
+                   + half[:, 1::2, 1::2]) * 0.25
+        out.append(np.concatenate([_mscn(half), _mscn(quarter)], 1))
+    return np.concatenate(out).astype(np.float32)
+
+
 def load(files):
-    """-> patches uint8 [S, 32, P, P], target [S], scale [S], group [S] (clip-version id), meta."""
-    pt, tg, sc, grp, info = [], [], [], [], []
+    """-> patches uint8 [S, 32, P, P], target [S], scale [S], group [S] (clip-version id), meta,
+    MSCN features [S, 32, 2 * NMS] (cached next to each file)."""
+    pt, tg, sc, grp, info, ms = [], [], [], [], [], []
     for f in files:
         d = np.load(f)
         V, Fs = d["patches"].shape[:2]
         pt.append(d["patches"].reshape(V * Fs, *d["patches"].shape[2:]))
-        tg.append(d["targets"][:, 0::2][:, :Fs].reshape(-1))
+        cache = f.with_suffix(".ms.npy")
+        if not cache.exists():
+            x = pt[-1]
+            np.save(cache, mscn_features(x.reshape(-1, *x.shape[2:])).reshape(*x.shape[:2], -1))
+        ms.append(np.load(cache))
+        tg.append(d["targets"][:, :Fs].reshape(-1))
         sc.append(np.repeat(d["scale"], Fs))
+        first = sum(len(t) for t in tg[:-1])
         for v in range(V):
             grp += [len(info)] * Fs
             info.append({"clip": f.stem, "version": str(d["names"][v]), "family": str(d["families"][v]),
+                         "first": first, "frames": Fs, "versions": V, "v": v,
                          "target": float(d["targets"][v].mean())})
     return (np.concatenate(pt), np.concatenate(tg).astype(np.float32),
-            np.concatenate(sc).astype(np.float32), np.array(grp), info)
+            np.concatenate(sc).astype(np.float32), np.array(grp), info, np.concatenate(ms))
 
 
-def augment(x: np.ndarray, rng) -> np.ndarray:
+PERM_FLIP = np.array(MS_FLIP + [NMS + i for i in MS_FLIP])
+PERM_TRANSPOSE = np.array(MS_TRANSPOSE + [NMS + i for i in MS_TRANSPOSE])
+
+
+def augment(x: np.ndarray, f: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Random flips / transpose of all patches x [n, P, P] of a frame, their MSCN features f
+    [n, 2 * NMS] permuted to match."""
     if rng.random() < 0.5:
-        x = x[..., ::-1]
+        x, f = x[..., ::-1], f[:, PERM_FLIP]
     if rng.random() < 0.5:
-        x = x[..., ::-1, :]
+        x, f = x[..., ::-1, :], f[:, PERM_FLIP]
     if rng.random() < 0.5:
-        x = np.swapaxes(x, -1, -2)
-    return x
+        x, f = np.swapaxes(x, -1, -2), f[:, PERM_TRANSPOSE]
+    return x, f
 
 
 def batch(data, idx, rng, train=True, jitter=0.0):
     """-> patches [B,N,1,P,P], scale [B,N,1], target [B]. With `jitter`, half the frames get their
     scale multiplied by exp(U(-jitter, jitter)) (so that scale alone cannot stand in for content:
     the train set's only 1080p-sized clips are soft ones)."""
-    pt, tg, sc = data[0], data[1], data[2]
-    xs = []
+    pt, tg, sc, msf = data[0], data[1], data[2], data[5]
+    xs, fs = [], []
     for i in idx:
         if train and rng.random() < 0.5:
             sel = rng.choice(2 * N, N, replace=False)
-            x = pt[i][sel]
         else:
-            x = pt[i][:N]  # contract positions
-        xs.append(augment(x, rng) if train else x)
+            sel = np.arange(N)  # contract positions
+        x, f = pt[i][sel], msf[i][sel]
+        if train:
+            x, f = augment(x, f, rng)
+        xs.append(x)
+        fs.append(f)
     x = torch.from_numpy(np.ascontiguousarray(np.stack(xs))).float().div_(255.0)[:, :, None]
+    ms = torch.from_numpy(np.stack(fs))
     scl = sc[idx].copy()
     if train and jitter > 0:
         on = rng.random(len(idx)) < 0.5
         scl[on] *= np.exp(rng.uniform(-jitter, jitter, on.sum())).astype(np.float32)
     s = torch.from_numpy(scl)[:, None, None].expand(-1, N, 1).contiguous()
-    return x, s, torch.from_numpy(tg[idx])
+    return x, s, torch.from_numpy(tg[idx]), ms
+
+
+def partners(data, idx, rng) -> np.ndarray:
+    """For every frame in idx, the same frame (clip variant and index) in another version."""
+    grp, info = data[3], data[4]
+    out = []
+    for i in idx:
+        g = grp[i]
+        first = info[g]["first"]  # first frame of the clip variant's first version
+        fs, nv = info[g]["frames"], info[g]["versions"]
+        f = i - first - info[g]["v"] * fs
+        out.append(first + rng.integers(0, nv) * fs + f)
+    return np.array(out)
 
 
 def pearson(a, b):
@@ -92,8 +160,8 @@ def evaluate(model, data, rng):
     preds = []
     for k in range(0, len(data[1]), 256):
         idx = np.arange(k, min(k + 256, len(data[1])))
-        x, s, _ = batch(data, idx, rng, train=False)
-        preds.append(model.frames(x, s).numpy())
+        x, s, _, ms = batch(data, idx, rng, train=False)
+        preds.append(model.frames(x, s, ms).numpy())
     model.train()
     p = np.concatenate(preds)
     grp, info = data[3], data[4]
@@ -115,6 +183,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--scale-jitter", type=float, default=0.0, help="log-scale jitter (e.g. 0.7)")
     ap.add_argument("--no-holdout", action="store_true", help="train on every clip")
+    ap.add_argument("--pair-weight", type=float, default=0.0,
+                    help="weight of the L1 loss on score differences between two versions of a frame")
+    ap.add_argument("--ablate", nargs="*", default=[], choices=["scale", "mscn"],
+                    help="train without these inputs (their features are multiplied by 0)")
     ap.add_argument("--resume", type=Path)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -130,6 +202,16 @@ def main() -> None:
     hdata = load(hold) if hold else None
     print(f"train frames {len(data[1])}, versions {len(data[4])}", flush=True)
     model = THQA()
+    if "scale" in a.ablate:
+        model.scale_gain.zero_()
+    if "mscn" in a.ablate:
+        model.ms_gain.zero_()
+    if not a.resume:
+        x, s, _, ms = batch(data, rng.integers(0, len(data[1]), 64), rng, train=False)
+        err = (model.mscn_features(x.flatten(0, 1)) - ms.flatten(0, 1)).abs().max().item()
+        print(f"MSCN features, numpy vs the network: max abs diff {err:.2e}")
+        assert err < 1e-2, err
+        model.calibrate(x.flatten(0, 1), s.flatten(0, 1))
     print(f"params {n_params(model)}, {mflops(N, data[0].shape[-1])}")
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     step, spent = 0, 0.0
@@ -152,12 +234,17 @@ def main() -> None:
         lr *= min(1.0, (step + 1) / 200)
         for g in opt.param_groups:
             g["lr"] = lr
-        idx = rng.integers(0, len(data[1]), a.batch)
-        x, s, t = batch(data, idx, rng, jitter=a.scale_jitter)
-        p = model.frames(x, s)
+        idx = rng.integers(0, len(data[1]), a.batch // 2 if a.pair_weight else a.batch)
+        if a.pair_weight:  # every frame with the same frame in another version
+            idx = np.concatenate([idx, partners(data, idx, rng)])
+        x, s, t, ms = batch(data, idx, rng, jitter=a.scale_jitter)
+        p = model.frames(x, s, ms)
         l1 = (p - t).abs().mean()
         r = 1 - pearson(p, t)
         loss = l1 + 0.5 * r
+        if a.pair_weight:
+            h = len(idx) // 2
+            loss = loss + a.pair_weight * ((p[:h] - p[h:]) - (t[:h] - t[h:])).abs().mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
