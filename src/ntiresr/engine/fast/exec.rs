@@ -256,10 +256,12 @@ pub(super) unsafe fn run_rows(
             }
             let dst = |y: usize| target.row_ptr(0, y);
             let dcs = target.channel_stride();
-            // The channels copied one by one (every one on the portable path), then checked.
-            let mut unchecked: &[usize] = rest;
+            // The channels outside the transposed blocks are copied one by one (every channel
+            // on the portable path: `only` None), then checked.
+            let vector = cfg!(target_arch = "x86_64") && isa != Isa::Portable;
+            let only = vector.then_some(&rest[..]);
             #[cfg(target_arch = "x86_64")]
-            if isa != Isa::Portable {
+            if vector {
                 for y in rows.clone() {
                     for b in blocks {
                         let r = mem.rings[b.buf];
@@ -282,16 +284,11 @@ pub(super) unsafe fn run_rows(
                     }
                 }
             }
-            let all: Vec<usize>;
-            if isa == Isa::Portable || !cfg!(target_arch = "x86_64") {
-                all = (0..maps.len()).collect();
-                unchecked = &all;
-            }
-            if !unchecked.is_empty() {
+            if only.is_none_or(|o| !o.is_empty()) {
                 unsafe {
                     copy_maps(
                         maps,
-                        Some(unchecked),
+                        only,
                         mem,
                         rows.clone(),
                         w,
@@ -299,7 +296,7 @@ pub(super) unsafe fn run_rows(
                         (dcs, 1, SCATTER_TILE),
                     )
                 };
-                for &c in unchecked {
+                for c in (0..maps.len()).filter(|c| only.is_none_or(|o| o.contains(c))) {
                     for y in rows.clone() {
                         // SAFETY: a lent row of `w` floats, just written.
                         let row = unsafe { std::slice::from_raw_parts(target.row_ptr(c, y), w) };
