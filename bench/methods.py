@@ -9,10 +9,11 @@ user's pipeline would; all others take the decoded frames.
 For speed, `method.timer(lr_path, w, h)` returns the wall time to upscale every frame of the raw
 I420 file `lr_path`, start-up included (speed.py subtracts a 1-frame run).
 
-The element is measured in four variants: `ntiresr` (its default `backend=cpu`: the plugin's own
-SIMD kernels where they cover the model, tract otherwise), `ntiresr-tract` (`backend=tract`: tract
-alone, the path before issue #20), `ntiresr-nv12` (the default backend fed NV12, NV12 out) and
-`ntiresr-mirror` (the mirror ensemble). `ntiresr-tract` and `ntiresr-nv12` are speed-only
+The element is measured in five variants: `ntiresr` (its defaults: `preset=fidelity`,
+`backend=cpu`, the plugin's own SIMD kernels where they cover the model, tract otherwise),
+`ntiresr-tract` (`backend=tract`: tract alone, the path before issue #20), `ntiresr-nv12` (the
+default backend fed NV12, NV12 out), `ntiresr-mirror` (the mirror ensemble) and `ntiresr-detail`
+(`preset=detail`, the other embedded model). `ntiresr-tract` and `ntiresr-nv12` are speed-only
 (`method.speed_only`): tract computes the same network within 1e-5 and NV12 only lays the chroma
 out differently, so their quality figures would be ntiresr's.
 """
@@ -42,6 +43,7 @@ GST_VARIANTS = {
     "ntiresr-tract": {"backend": "tract"},
     "ntiresr-nv12": {"fmt": "NV12"},
     "ntiresr-mirror": {"mirror": True},
+    "ntiresr-detail": {"preset": "detail"},
 }
 ALL = [*GST_VARIANTS, "bicubic", "lanczos", *PEER_FILES]
 
@@ -95,11 +97,12 @@ class Gst:
     kind = "gstreamer"
 
     def __init__(self, standin: bool = False, plugin_path: Path = PLUGIN_PATH, model: Path | None = None,
-                 mirror: bool = False, backend: str | None = None, fmt: str = "I420"):
+                 mirror: bool = False, backend: str | None = None, fmt: str = "I420",
+                 preset: str | None = None):
         self.standin, self.model, self.mirror, self.backend = standin, model, mirror, backend
         self.fmt = fmt.upper()
         suffix = ("-mirror" if mirror else "") + (f"-{backend}" if backend else "") \
-            + ("" if self.fmt == "I420" else f"-{self.fmt.lower()}")
+            + ("" if self.fmt == "I420" else f"-{self.fmt.lower()}") + (f"-{preset}" if preset else "")
         self.name = ("ntiresr-standin" if standin else "ntiresr") + suffix
         # tract alone is the same network within 1e-5; NV12 the same computation: quality = ntiresr's
         self.speed_only = bool(backend == "tract" or self.fmt != "I420")
@@ -113,6 +116,8 @@ class Gst:
             self.props["mirror-ensemble"] = True
         if backend:
             self.props["backend"] = backend
+        if preset:
+            self.props["preset"] = preset
 
     def available(self) -> bool:
         return self.standin or gst.has_element("ntiresr", self.env)

@@ -46,12 +46,13 @@ def test_pipeline_nv12():
 def test_variants(standin):
     """ALL's element variants: their names, properties, speed-only flags and pipelines."""
     assert [n for n in methods.ALL if n.startswith("ntiresr")] == [
-        "ntiresr", "ntiresr-tract", "ntiresr-nv12", "ntiresr-mirror"]
+        "ntiresr", "ntiresr-tract", "ntiresr-nv12", "ntiresr-mirror", "ntiresr-detail"]
     ms = {n: methods.Gst(standin, **kw) for n, kw in methods.GST_VARIANTS.items()}
     pre = "ntiresr-standin" if standin else "ntiresr"
-    assert [m.name for m in ms.values()] == [pre, f"{pre}-tract", f"{pre}-nv12", f"{pre}-mirror"]
-    assert [m.speed_only for m in ms.values()] == [False, True, True, False]
-    assert [m.networks for m in ms.values()] == ([0] * 4 if standin else [1, 1, 1, 2])
+    assert [m.name for m in ms.values()] == [pre, f"{pre}-tract", f"{pre}-nv12", f"{pre}-mirror",
+                                             f"{pre}-detail"]
+    assert [m.speed_only for m in ms.values()] == [False, True, True, False, False]
+    assert [m.networks for m in ms.values()] == ([0] * 5 if standin else [1, 1, 1, 2, 1])
     cmd = {n: m.command(Path("in.yuv"), 480, 270, None, raw=True) for n, m in ms.items()}
     elem = "videoscale" if standin else "ntiresr"
     props = {n: c[c.index(elem) + 1:c.index("!", c.index(elem))] for n, c in cmd.items()}
@@ -59,7 +60,7 @@ def test_variants(standin):
         assert all(p == ["method=catrom"] for p in props.values())
     else:
         assert props == {"ntiresr": [], "ntiresr-tract": ["backend=tract"], "ntiresr-nv12": [],
-                         "ntiresr-mirror": ["mirror-ensemble=true"]}
+                         "ntiresr-mirror": ["mirror-ensemble=true"], "ntiresr-detail": ["preset=detail"]}
     for n, c in cmd.items():
         f = "nv12" if n == "ntiresr-nv12" else "i420"
         assert f"format={f}" in c and f"video/x-raw,format={f.upper()},width=1920,height=1080" in c
@@ -186,7 +187,8 @@ def test_element_figures():
            "ntiresr-standin": 300.0}
     speeds = {n: {"fps": f} for n, f in fps.items()}
     el = speed.element_figures(ms, speeds, 4.0, 20.0, {"gflops": 320.0})
-    assert list(el) == ["ntiresr", "ntiresr-tract", "ntiresr-nv12", "ntiresr-mirror"]  # no stand-in
+    # no stand-in, and no ntiresr-detail: it was not timed
+    assert list(el) == ["ntiresr", "ntiresr-tract", "ntiresr-nv12", "ntiresr-mirror"]
     assert el["ntiresr"]["gflops"] == 160 and el["ntiresr"]["over_onnxruntime"] == 2
     assert el["ntiresr"]["peak_share"] == 0.5 and el["ntiresr"]["backend"] == "default"
     assert el["ntiresr-tract"]["backend"] == "tract" and el["ntiresr-tract"]["over_onnxruntime"] == 0.8

@@ -22,12 +22,12 @@ mod thqa;
 /// Internals the integration tests drive directly; not an API.
 #[doc(hidden)]
 pub mod testing {
-    pub use crate::ntiresr::EMBEDDED_MODEL;
     pub use crate::ntiresr::engine::fast::{DEFAULT_ROWS_PER_SWEEP, FastNet, Isa};
     pub use crate::ntiresr::engine::network::{Backend, Network};
     pub use crate::ntiresr::engine::planes::{Plane, PlaneMut};
     pub use crate::ntiresr::engine::session::Session;
     pub use crate::ntiresr::engine::upscaler::Upscaler;
+    pub use crate::ntiresr::{EMBEDDED_DETAIL_MODEL, EMBEDDED_MODEL};
     pub use crate::onnx::ModelError;
     pub use crate::thqa::EMBEDDED_MODEL as EMBEDDED_QUALITY_MODEL;
     pub use crate::thqa::model::QualityModel;

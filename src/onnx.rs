@@ -80,14 +80,14 @@ pub struct Parsed {
     pub outputs: Vec<String>,
 }
 
-/// The name messages give the model embedded in the plugin.
+/// The name messages give the default model embedded in the plugin.
 pub const EMBEDDED_NAME: &str = "(embedded default)";
 
-/// Reads and parses the model file at `location`, or the `embedded` one when it is unset, with
-/// `from_bytes` (which names the model in its errors).
+/// Reads and parses the model file at `location`, or the `embedded` one (its name in messages,
+/// its bytes) when it is unset, with `from_bytes` (which names the model in its errors).
 pub fn load<M>(
     location: Option<&Path>,
-    embedded: &[u8],
+    embedded: (&str, &[u8]),
     from_bytes: impl FnOnce(&str, &[u8]) -> Result<M, ModelError>,
 ) -> Result<M, ModelError> {
     match location {
@@ -95,7 +95,7 @@ pub fn load<M>(
             let (name, bytes) = read(path)?;
             from_bytes(&name, &bytes)
         }
-        None => from_bytes(EMBEDDED_NAME, embedded),
+        None => from_bytes(embedded.0, embedded.1),
     }
 }
 

@@ -158,3 +158,50 @@ fn answers_the_latency_query_with_one_frame_added() {
     let (_, min, _) = q.result();
     assert_eq!(min, FRAME);
 }
+
+/// An element with the embedded models: `preset` (when set) and `model-location` (when set).
+fn embedded_element(preset: Option<&str>, location: Option<&std::path::Path>) -> gst::Element {
+    init();
+    let mut builder = gst::ElementFactory::make("ntiresr");
+    if let Some(preset) = preset {
+        builder = builder.property_from_str("preset", preset);
+    }
+    if let Some(location) = location {
+        builder = builder.property("model-location", location.to_str().unwrap());
+    }
+    builder.build().unwrap()
+}
+
+fn run_element(element: &gst::Element, seeds: &[u32]) -> Vec<Vec<u8>> {
+    let mut h = Harness::with_element(element, Some("sink"), Some("src"));
+    h.set_src_caps(caps(48, 32));
+    run(&mut h, 48, 32, seeds)
+}
+
+#[test]
+fn preset_chooses_the_embedded_model() {
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let seeds = [5, 6];
+    let default = run_element(&embedded_element(None, None), &seeds);
+    let fidelity = run_element(&embedded_element(Some("fidelity"), None), &seeds);
+    let detail = run_element(&embedded_element(Some("detail"), None), &seeds);
+    assert_eq!(default, fidelity, "the default preset is fidelity");
+    assert_ne!(fidelity, detail, "the two presets run different models");
+    // Each preset runs the model file of the same name in models/.
+    let fidelity_file = run_element(
+        &embedded_element(None, Some(&models.join("ntiresr.onnx"))),
+        &seeds,
+    );
+    let detail_file = run_element(
+        &embedded_element(None, Some(&models.join("ntiresr-detail.onnx"))),
+        &seeds,
+    );
+    assert_eq!(fidelity, fidelity_file);
+    assert_eq!(detail, detail_file);
+    // A model-location overrides the preset.
+    let overridden = run_element(
+        &embedded_element(Some("detail"), Some(&models.join("ntiresr.onnx"))),
+        &seeds,
+    );
+    assert_eq!(overridden, fidelity);
+}

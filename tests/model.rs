@@ -48,6 +48,17 @@ fn shipped_model_matches_pytorch() {
 }
 
 #[test]
+fn detail_model_matches_pytorch() {
+    let network = Network::from_bytes(
+        "embedded detail",
+        gstntiresr::testing::EMBEDDED_DETAIL_MODEL,
+    )
+    .unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/ntiresr-detail.sample.bin");
+    check_parity(&network, &sample);
+}
+
+#[test]
 fn test_model_matches_pytorch() {
     let network = Network::from_file(&data("tiny.onnx")).unwrap();
     check_parity(&network, &data("tiny.sample.bin"));

@@ -18,8 +18,10 @@
  * ```
  *
  * ## Properties
+ * - `preset` (`fidelity` / `detail`, fidelity): which embedded model runs: `fidelity` stays
+ *   closest to the original (PSNR), `detail` gives crisper texture (VMAF, LPIPS) for some PSNR.
  * - `model-location` (string, unset): an ONNX model honouring the contract of
- *   `models/README.md` instead of the embedded one.
+ *   `models/README.md` instead of the embedded ones (then `preset` is not used).
  * - `n-threads` (uint, 0 = every core): threads the network runs on, one band of rows each.
  * - `backend` (`cpu` / `tract` / `cuda`): where the network runs (`cpu`: the own kernels where
  *   they cover the model, tract otherwise).
@@ -44,7 +46,7 @@ use super::continuity::Continuity;
 use super::engine::network::{self, Network};
 use super::engine::planes::{Plane, PlaneMut};
 use super::engine::upscaler::Upscaler;
-use super::{Backend, EMBEDDED_MODEL};
+use super::{Backend, Preset};
 use crate::onnx;
 use crate::stats::Stats;
 
@@ -67,9 +69,11 @@ const FALLBACK_LATENCY: gst::ClockTime = gst::ClockTime::from_mseconds(40);
 const DEFAULT_N_THREADS: u32 = 0;
 const DEFAULT_BACKEND: Backend = Backend::Cpu;
 const DEFAULT_MIRROR_ENSEMBLE: bool = false;
+const DEFAULT_PRESET: Preset = Preset::Fidelity;
 
 #[derive(Debug, Clone)]
 struct Settings {
+    preset: Preset,
     model_location: Option<String>,
     n_threads: u32,
     backend: Backend,
@@ -79,6 +83,7 @@ struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
+            preset: DEFAULT_PRESET,
             model_location: None,
             n_threads: DEFAULT_N_THREADS,
             backend: DEFAULT_BACKEND,
@@ -128,11 +133,19 @@ impl ObjectImpl for NtireSr {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             vec![
+                glib::ParamSpecEnum::builder_with_default("preset", DEFAULT_PRESET)
+                    .nick("Preset")
+                    .blurb(
+                        "Which embedded model runs: fidelity (closest to the original) or detail \
+                         (crisper texture, some PSNR lost); not used when model-location is set",
+                    )
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecString::builder("model-location")
                     .nick("Model location")
                     .blurb(
                         "Path of an ONNX model that honours the ntiresr contract \
-                         (models/README.md); unset: the embedded default model",
+                         (models/README.md); unset: the embedded model of `preset`",
                     )
                     .mutable_ready()
                     .build(),
@@ -199,6 +212,7 @@ impl ObjectImpl for NtireSr {
         }
         let mut settings = self.settings.lock().unwrap();
         match pspec.name() {
+            "preset" => settings.preset = value.get().expect("type checked"),
             "model-location" => settings.model_location = value.get().expect("type checked"),
             "n-threads" => settings.n_threads = value.get().expect("type checked"),
             "backend" => settings.backend = value.get().expect("type checked"),
@@ -210,6 +224,7 @@ impl ObjectImpl for NtireSr {
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let settings = self.settings.lock().unwrap();
         match pspec.name() {
+            "preset" => settings.preset.to_value(),
             "model-location" => settings.model_location.to_value(),
             "n-threads" => settings.n_threads.to_value(),
             "backend" => settings.backend.to_value(),
@@ -281,10 +296,13 @@ impl BaseTransformImpl for NtireSr {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let location = self.settings.lock().unwrap().model_location.clone();
+        let (location, preset) = {
+            let settings = self.settings.lock().unwrap();
+            (settings.model_location.clone(), settings.preset)
+        };
         let network = onnx::load(
             location.as_deref().map(Path::new),
-            EMBEDDED_MODEL,
+            preset.embedded_model(),
             Network::from_bytes,
         )
         .map_err(|e| e.to_error_message())?;

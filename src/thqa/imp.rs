@@ -360,7 +360,7 @@ impl BaseTransformImpl for Thqa {
         let settings = self.settings.lock().unwrap().clone();
         let model = onnx::load(
             settings.model_location.as_deref().map(Path::new),
-            EMBEDDED_MODEL,
+            (onnx::EMBEDDED_NAME, EMBEDDED_MODEL),
             QualityModel::from_bytes,
         )
         .map_err(|e| e.to_error_message())?;
