@@ -232,11 +232,15 @@ def main() -> None:
         r["pred"] = scorer(r)
     res = report(recs)
     res["before_after"] = before_after(recs)
-    res["scorer"], res["model"] = a.scorer, str(a.model)
+    model = a.model
+    if a.scorer == "element":  # the element loads its own model unless model-location names one
+        loc = [p.split("=", 1)[1] for p in shlex.split(a.element_props) if p.startswith("model-location=")]
+        model = Path(loc[0]) if loc else Path("(the element's embedded model)")
+    res["scorer"], res["model"] = a.scorer, str(model)
     res["clips"] = [{k: v for k, v in r.items() if k != "yuv"} for r in recs]
     a.results.mkdir(parents=True, exist_ok=True)
     (a.results / f"val-{a.scorer}.json").write_text(json.dumps(res, indent=1))
-    md = markdown(res, a.scorer, a.model.name)
+    md = markdown(res, a.scorer, model.name)
     (a.results / f"val-{a.scorer}.md").write_text(md)
     print(md)
     print(f"done in {time.time() - t0:.0f}s")

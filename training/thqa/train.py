@@ -2,7 +2,11 @@
 
 Loss per batch of frames: L1 + 0.5 * (1 - Pearson correlation over the batch), and with
 --pair-weight w: half the batch is the other half's frames in another version of the same clip,
-plus w * L1 of the score differences against the target differences (content cancels out). Each frame is
+plus w * L1 of the score differences against the target differences (content cancels out). With
+--upscale-pairs q (default 0: off), a pair whose first frame is an x1/4 H.265 decode (`x4-qpQ`) is,
+with probability q, made with the same frame upscaled from that decode (`x4-qpQ-ntiresr` or the
+peer's `x4-qpQ-<peer>`, picked at random among those the clip has), and an upscale's pair with its
+decode: the before/after pairs that ntiresr is judged on. Each frame is
 seen through N=16 patches: the contract positions (half the time) or random positions, with a
 random flip/transpose of all its patches. A few train clips are held out (HOLDOUT) to watch
 generalisation; the last checkpoint is the result (no selection on the val clips).
@@ -15,6 +19,7 @@ Usage: nice -n 5 .venv/bin/python -m training.thqa.train --minutes 16 --seed 202
 import argparse
 import json
 import math
+import re
 import time
 from pathlib import Path
 
@@ -129,8 +134,27 @@ def batch(data, idx, rng, train=True, jitter=0.0):
     return x, s, torch.from_numpy(tg[idx]), ms
 
 
-def partners(data, idx, rng) -> np.ndarray:
-    """For every frame in idx, the same frame (clip variant and index) in another version."""
+def upscale_partners(info) -> list[list[int]]:
+    """Per version (index into info): the version indices (v, within its clip variant) of its
+    before/after partners: x4-qpQ <-> x4-qpQ-ntiresr / x4-qpQ-<peer>; [] for other versions."""
+    by = {(r["first"], r["version"]): r["v"] for r in info}
+    out = []
+    for r in info:
+        m = re.fullmatch(r"(x4-qp\d+)(-.+)?", r["version"])
+        if m is None:
+            out.append([])
+        elif m.group(2) is None:  # a decode: its upscales
+            out.append([v for (first, name), v in by.items() if first == r["first"]
+                        and name.startswith(r["version"] + "-")])
+        else:  # an upscale: its decode
+            out.append([by[(r["first"], m.group(1))]] if (r["first"], m.group(1)) in by else [])
+    return out
+
+
+def partners(data, idx, rng, up: float = 0.0, up_map=None) -> np.ndarray:
+    """For every frame in idx, the same frame (clip variant and index) in another version; with
+    probability `up`, for x1/4 decodes and their upscales, the before/after partner (up_map =
+    upscale_partners(info))."""
     grp, info = data[3], data[4]
     out = []
     for i in idx:
@@ -138,7 +162,11 @@ def partners(data, idx, rng) -> np.ndarray:
         first = info[g]["first"]  # first frame of the clip variant's first version
         fs, nv = info[g]["frames"], info[g]["versions"]
         f = i - first - info[g]["v"] * fs
-        out.append(first + rng.integers(0, nv) * fs + f)
+        if up > 0 and up_map[g] and rng.random() < up:
+            v = up_map[g][rng.integers(0, len(up_map[g]))]
+        else:
+            v = rng.integers(0, nv)
+        out.append(first + v * fs + f)
     return np.array(out)
 
 
@@ -185,6 +213,9 @@ def main() -> None:
     ap.add_argument("--no-holdout", action="store_true", help="train on every clip")
     ap.add_argument("--pair-weight", type=float, default=0.0,
                     help="weight of the L1 loss on score differences between two versions of a frame")
+    ap.add_argument("--upscale-pairs", type=float, default=0.0,
+                    help="with --pair-weight: probability that an x1/4 decode's pair is its upscale "
+                         "(ntiresr/peer, same QP) and vice versa (default 0: random versions only)")
     ap.add_argument("--ablate", nargs="*", default=[], choices=["scale", "mscn"],
                     help="train without these inputs (their features are multiplied by 0)")
     ap.add_argument("--resume", type=Path)
@@ -201,6 +232,10 @@ def main() -> None:
     data = load(tr)
     hdata = load(hold) if hold else None
     print(f"train frames {len(data[1])}, versions {len(data[4])}", flush=True)
+    up_map = upscale_partners(data[4]) if a.upscale_pairs > 0 else None
+    if up_map is not None:
+        print(f"upscale pairs: {sum(map(bool, up_map))} of {len(up_map)} versions have partners, "
+              f"{sum(map(len, up_map))} links", flush=True)
     model = THQA()
     if "scale" in a.ablate:
         model.scale_gain.zero_()
@@ -236,7 +271,7 @@ def main() -> None:
             g["lr"] = lr
         idx = rng.integers(0, len(data[1]), a.batch // 2 if a.pair_weight else a.batch)
         if a.pair_weight:  # every frame with the same frame in another version
-            idx = np.concatenate([idx, partners(data, idx, rng)])
+            idx = np.concatenate([idx, partners(data, idx, rng, a.upscale_pairs, up_map)])
         x, s, t, ms = batch(data, idx, rng, jitter=a.scale_jitter)
         p = model.frames(x, s, ms)
         l1 = (p - t).abs().mean()
