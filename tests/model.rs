@@ -40,22 +40,28 @@ fn check_parity(network: &Network, sample: &Path) {
     }
 }
 
+/// An embedded model against the parity sample `models/<sample>` exported with it.
+fn check_embedded(bytes: &[u8], sample: &str) {
+    let network = Network::from_bytes("embedded", bytes).unwrap();
+    check_parity(
+        &network,
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("models")
+            .join(sample),
+    );
+}
+
 #[test]
 fn shipped_model_matches_pytorch() {
-    let network = Network::from_bytes("embedded", gstntiresr::testing::EMBEDDED_MODEL).unwrap();
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/ntiresr.sample.bin");
-    check_parity(&network, &sample);
+    check_embedded(gstntiresr::testing::EMBEDDED_MODEL, "ntiresr.sample.bin");
 }
 
 #[test]
 fn detail_model_matches_pytorch() {
-    let network = Network::from_bytes(
-        "embedded detail",
+    check_embedded(
         gstntiresr::testing::EMBEDDED_DETAIL_MODEL,
-    )
-    .unwrap();
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/ntiresr-detail.sample.bin");
-    check_parity(&network, &sample);
+        "ntiresr-detail.sample.bin",
+    );
 }
 
 #[test]

@@ -54,7 +54,8 @@ impl fmt::Debug for Network {
 impl Network {
     /// Reads the ONNX file at `path`.
     pub fn from_file(path: &std::path::Path) -> Result<Self, ModelError> {
-        onnx::load(Some(path), ("", &[]), Self::from_bytes)
+        let (name, bytes) = onnx::read(path)?;
+        Self::from_bytes(&name, &bytes)
     }
 
     /// Parses ONNX `bytes`; `name` (a file name, or "embedded model") is used in every error.

@@ -47,6 +47,11 @@ pub(super) struct Mem<'a> {
     pub rings: &'a [Ring],
 }
 
+/// The channels `only` names, in its order, or all `n` of them when it is None.
+fn chosen(only: Option<&[usize]>, n: usize) -> impl Iterator<Item = usize> + '_ {
+    (0..only.map_or(n, <[usize]>::len)).map(move |i| only.map_or(i, |o| o[i]))
+}
+
 /// Writes rows `y0..y1` of a destination with `w` pixels per row, channel c from `maps[c]`
 /// (every channel, or those in `only`);
 /// `dst(y)` is the start of row y, `dcs`/`dps` the channel and pixel strides there; `tile`
@@ -70,8 +75,7 @@ unsafe fn copy_maps(
         let drow = dst(y);
         for x0 in (0..w).step_by(tile) {
             let x1 = (x0 + tile).min(w);
-            for i in 0..only.map_or(maps.len(), |o| o.len()) {
-                let c = only.map_or(i, |o| o[i]);
+            for c in chosen(only, maps.len()) {
                 let m = &maps[c];
                 let (py, yb) = (y % m.p, y / m.p);
                 for px in 0..m.p.min(w) {
@@ -296,7 +300,7 @@ pub(super) unsafe fn run_rows(
                         (dcs, 1, SCATTER_TILE),
                     )
                 };
-                for c in (0..maps.len()).filter(|c| only.is_none_or(|o| o.contains(c))) {
+                for c in chosen(only, maps.len()) {
                     for y in rows.clone() {
                         // SAFETY: a lent row of `w` floats, just written.
                         let row = unsafe { std::slice::from_raw_parts(target.row_ptr(c, y), w) };
