@@ -34,6 +34,8 @@ def merge(quality: list[tuple[Path, dict]], speed: tuple[Path, dict] | None) -> 
     """The merged results (see the module docstring); `quality` and `speed` are (path, data)."""
     if not quality:
         raise SystemExit("bench.merge: give at least one --quality run")
+    if speed and "speed" not in speed[1]:
+        raise SystemExit(f"{speed[0]}: has no speed section (a --no-speed run?)")
     first_path, first = quality[0]
     rows: dict[tuple, dict] = {}
     methods: list[str] = []
@@ -65,14 +67,13 @@ def merge(quality: list[tuple[Path, dict]], speed: tuple[Path, dict] | None) -> 
         if missing:
             raise SystemExit(f"bench.merge: {m} has no rows for {missing} (the runs' clips differ)")
 
-    runs = [(p, d) for p, d in quality] + ([speed] if speed else [])
+    parts = [("quality", p, d) for p, d in quality] + ([("speed", *speed)] if speed else [])
     prov = dict(first["provenance"])
-    prov["command"] = "; ".join(dict.fromkeys(d["provenance"]["command"] for _, d in runs))
-    prov["commit"] = ", ".join(dict.fromkeys(d["provenance"]["commit"] for _, d in runs))
-    prov["date"] = ", ".join(dict.fromkeys(d["provenance"]["date"] for _, d in runs))
-    prov["merged"] = [{"file": str(p), "part": "speed" if speed and d is speed[1] else "quality",
+    for key, sep in (("command", "; "), ("commit", ", "), ("date", ", ")):
+        prov[key] = sep.join(dict.fromkeys(d["provenance"][key] for _, _, d in parts))
+    prov["merged"] = [{"file": str(p), "part": part,
                        **{k: d["provenance"][k] for k in ("command", "commit", "date")}}
-                      for p, d in runs]
+                      for part, p, d in parts]
     out = {"provenance": prov, "settings": dict(first["settings"])}
     out["settings"]["methods"] = methods
     out["settings"]["speed_only"] = speed[1]["settings"].get("speed_only", []) if speed else []
@@ -81,8 +82,6 @@ def merge(quality: list[tuple[Path, dict]], speed: tuple[Path, dict] | None) -> 
     if "crops" in first:
         out["crops"] = first["crops"]
     if speed:
-        if "speed" not in speed[1]:
-            raise SystemExit(f"{speed[0]}: has no speed section (a --no-speed run?)")
         out["speed"] = speed[1]["speed"]
     return out
 
