@@ -99,26 +99,35 @@ class Frames:
         return [*planes, torch.tensor(natural, dtype=torch.float32)]
 
 
-def unroll(model, chroma_weight, ly, lu, lv, hy, hu, hv, natural, loss_fn="l1", perceptual=None):
+def unroll(model, chroma_weight, ly, lu, lv, hy, hu, hv, natural, loss_fn="l1", perceptual=None,
+           every=False, temporal=0.0):
     """Runs a sequence from an empty state; returns the mean L1 (or squared) error: luma, plus
     weighted chroma on samples whose chroma is natural. Halved soft clips have sharper chroma
     (relative to luma) than camera footage: learning chroma from them made val chroma worse than
     bicubic at low QP. `perceptual` (a Perceptual), if given, adds its luma terms on the last
-    frame of each sequence (they cost far more than L1 per frame)."""
+    frame of each sequence (they cost far more than L1 per frame), or averaged over every frame
+    with `every`, so that texture carried in the state is judged on each frame it reaches.
+    `temporal` weighs the L1 distance of consecutive frames' luma changes to the truth's (the
+    flicker that tRMSE-Y measures)."""
     err = (lambda d: d.abs()) if loss_fn == "l1" else (lambda d: d * d)
     mask = natural.view(-1, 1, 1, 1)
     chroma_err = lambda a, b: (err(a - b) * mask).mean() / mask.mean().clamp(min=1e-6)
     frames = [pack(ly[t], lu[t], lv[t]) for t in range(len(ly))]
     n, _, h, w = frames[0].shape
     state = torch.zeros(n, model.state_ch, h, w)
-    loss = 0.0
+    loss, judged, previous = 0.0, 0.0, None
     for t, frame in enumerate(frames):
         residual, state = model(frame, frames[max(t - 1, 0)], state)
         y, u, v = reconstruct(residual, ly[t], lu[t], lv[t])
         loss = loss + err(y - hy[t]).mean() + chroma_weight * (chroma_err(u, hu[t]) + chroma_err(v, hv[t]))
+        if perceptual is not None and every:
+            judged = judged + perceptual(y, hy[t], accumulate=t > 0)
+        if temporal and previous is not None:
+            loss = loss + temporal * ((y - previous) - (hy[t] - hy[t - 1])).abs().mean()
+        previous = y
     loss = loss / len(frames)
     if perceptual is not None:
-        loss = loss + perceptual(y, hy[-1])
+        loss = loss + (judged / len(frames) if every else perceptual(y, hy[-1]))
     return loss
 
 
@@ -139,6 +148,7 @@ class Perceptual(nn.Module):
             from vmaf_torch import VMAF
             self.vmaf_neg = VMAF(NEG=True, enable_motion=False)
         self.last: dict[str, float] = {}
+        self.count = 0
 
     def terms(self, y, hy) -> dict:
         y = y.clamp(0, 1)
@@ -155,9 +165,17 @@ class Perceptual(nn.Module):
             out["fft"] = (amp(y) - amp(hy)).abs().mean()
         return out
 
-    def forward(self, y, hy):
+    def forward(self, y, hy, accumulate=False):
+        """The weighted sum; `last` keeps the terms for the log (their mean over a sequence's
+        frames when called with `accumulate` after its first)."""
         t = self.terms(y, hy)
-        self.last = {k: v.item() for k, v in t.items()}
+        if accumulate:
+            self.count += 1
+            self.last = {k: v.item() / self.count + self.last[k] * (1 - 1 / self.count)
+                         for k, v in t.items()}
+        else:
+            self.count = 1
+            self.last = {k: v.item() for k, v in t.items()}
         return sum(self.w[k] * v for k, v in t.items())
 
 
@@ -205,6 +223,10 @@ def main() -> None:
     ap.add_argument("--vmaf", type=float, default=0.0, help="weight of 1 - VMAF/100 (vmaf-torch)")
     ap.add_argument("--vmaf-neg", type=float, default=0.0, help="weight of 1 - VMAF-NEG/100")
     ap.add_argument("--fft", type=float, default=0.0, help="weight of the FFT amplitude L1")
+    ap.add_argument("--perceptual-every", action="store_true",
+                    help="the perceptual terms on every frame of each sequence (default: its last)")
+    ap.add_argument("--temporal", type=float, default=0.0,
+                    help="weight of the L1 error of consecutive frames' luma change (flicker)")
     ap.add_argument("--ema", type=float, default=0.0,
                     help="also keep an exponential moving average of the weights with this decay "
                     "per step (e.g. 0.999), written as final-ema.pt; 0: off")
@@ -253,7 +275,7 @@ def main() -> None:
         for g in opt.param_groups:  # cosine decay to 5% of the start rate
             g["lr"] = a.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * frac)))
         loss = unroll(model, a.chroma_weight, *data.batch(a.batch, a.seq, a.crop, rng), a.loss,
-                      perceptual)
+                      perceptual, a.perceptual_every, a.temporal)
         if a.single:  # weighted by frames: consecutive crops of a talking head are near copies
             one = unroll(model, a.chroma_weight, *data.batch(a.single, 1, a.crop, rng), a.loss)
             loss = (a.batch * a.seq * loss + a.single * one) / (a.batch * a.seq + a.single)
