@@ -115,19 +115,19 @@ def unroll(model, chroma_weight, ly, lu, lv, hy, hu, hv, natural, loss_fn="l1", 
     frames = [pack(ly[t], lu[t], lv[t]) for t in range(len(ly))]
     n, _, h, w = frames[0].shape
     state = torch.zeros(n, model.state_ch, h, w)
-    loss, judged, previous = 0.0, 0.0, None
+    loss, outputs = 0.0, []
     for t, frame in enumerate(frames):
         residual, state = model(frame, frames[max(t - 1, 0)], state)
         y, u, v = reconstruct(residual, ly[t], lu[t], lv[t])
         loss = loss + err(y - hy[t]).mean() + chroma_weight * (chroma_err(u, hu[t]) + chroma_err(v, hv[t]))
-        if perceptual is not None and every:
-            judged = judged + perceptual(y, hy[t], accumulate=t > 0)
-        if temporal and previous is not None:
-            loss = loss + temporal * ((y - previous) - (hy[t] - hy[t - 1])).abs().mean()
-        previous = y
+        if temporal and outputs:
+            loss = loss + temporal * ((y - outputs[-1]) - (hy[t] - hy[t - 1])).abs().mean()
+        outputs.append(y)
     loss = loss / len(frames)
     if perceptual is not None:
-        loss = loss + (judged / len(frames) if every else perceptual(y, hy[-1]))
+        # Every term is a mean over the batch: on the frames stacked it is their mean.
+        loss = loss + (perceptual(torch.cat(outputs), hy.flatten(0, 1)) if every
+                       else perceptual(y, hy[-1]))
     return loss
 
 
@@ -148,7 +148,6 @@ class Perceptual(nn.Module):
             from vmaf_torch import VMAF
             self.vmaf_neg = VMAF(NEG=True, enable_motion=False)
         self.last: dict[str, float] = {}
-        self.count = 0
 
     def terms(self, y, hy) -> dict:
         y = y.clamp(0, 1)
@@ -165,17 +164,9 @@ class Perceptual(nn.Module):
             out["fft"] = (amp(y) - amp(hy)).abs().mean()
         return out
 
-    def forward(self, y, hy, accumulate=False):
-        """The weighted sum; `last` keeps the terms for the log (their mean over a sequence's
-        frames when called with `accumulate` after its first)."""
+    def forward(self, y, hy):
         t = self.terms(y, hy)
-        if accumulate:
-            self.count += 1
-            self.last = {k: v.item() / self.count + self.last[k] * (1 - 1 / self.count)
-                         for k, v in t.items()}
-        else:
-            self.count = 1
-            self.last = {k: v.item() for k, v in t.items()}
+        self.last = {k: v.item() for k, v in t.items()}
         return sum(self.w[k] * v for k, v in t.items())
 
 
