@@ -9,7 +9,8 @@ peer's `x4-qpQ-<peer>`, picked at random among those the clip has), and an upsca
 decode: the before/after pairs that ntiresr is judged on. Each frame is
 seen through N=16 patches: the contract positions (half the time) or random positions, with a
 random flip/transpose of all its patches. A few train clips are held out (HOLDOUT) to watch
-generalisation; the last checkpoint is the result (no selection on the val clips).
+generalisation (clip-level SRCC/PLCC/MAE and the before/after signs, `before_after`, logged
+every 500 steps); the last checkpoint is the result (no selection on the val clips).
 Time-boxed (--minutes) with a cosine learning-rate schedule over that time; checkpoints every
 --ckpt-minutes to cache/ckpt/ (resume with --resume).
 
@@ -196,7 +197,23 @@ def evaluate(model, data, rng):
     cp = np.array([p[grp == g].mean() for g in range(len(info))])
     ct = np.array([i["target"] for i in info])
     s, pl = srcc(cp, ct)
-    return {"srcc": s, "plcc": pl, "mae": float(np.abs(cp - ct).mean())}
+    right, n = before_after(cp, info)
+    return {"srcc": s, "plcc": pl, "mae": float(np.abs(cp - ct).mean()), "ba_right": right, "ba_n": n}
+
+
+def before_after(cp, info, qps=(22, 27, 32, 37), min_gain=0.1) -> tuple[int, int]:
+    """Of the x1/4 H.265 decodes at `qps` whose ntiresr upscale gains >= min_gain in target
+    (0.1 = 2 VMAF points), how many the clip scores `cp` put below that upscale, and how many."""
+    at = {(r["first"], r["version"]): g for g, r in enumerate(info)}
+    right = n = 0
+    for (first, name), g in at.items():
+        up = at.get((first, name + "-ntiresr"))
+        if up is None or name not in {f"x4-qp{q}" for q in qps}:
+            continue
+        if info[up]["target"] - info[g]["target"] >= min_gain:
+            n += 1
+            right += int(cp[up] > cp[g])
+    return right, n
 
 
 def main() -> None:
