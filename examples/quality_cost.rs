@@ -3,7 +3,7 @@
 //!     cargo run --release --example quality_cost -- [frames=200] [width=1920] [height=1080] [model.onnx]
 //!
 //! Prints the element's own `stats`: mean and max milliseconds to score one frame (patch
-//! extraction and the network), the figure the 2 ms budget is about.
+//! extraction and the network), the figure the 3 ms budget (issue #19) is about.
 
 use gst::prelude::*;
 
