@@ -212,6 +212,53 @@ mod tests {
 
     const PLANAR: LumaLayout = LumaLayout::Direct { step: 1, offset: 0 };
 
+    /// `tests/data/thqa_patches.bin` (`python -m training.thqa.fixture`): a synthetic frame and,
+    /// per display size, the positions and 8-bit patches `training/thqa/display.py` takes.
+    #[test]
+    fn patches_match_the_python_rule_bit_for_bit() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/thqa_patches.bin");
+        let bytes = std::fs::read(path).unwrap();
+        let u32s = |b: &[u8]| -> Vec<usize> {
+            b.chunks_exact(4)
+                .map(|c| u32::from_le_bytes(c.try_into().unwrap()) as usize)
+                .collect()
+        };
+        let head = u32s(&bytes[..20]);
+        let (w, h, side, size, displays) = (head[0], head[1], head[2], head[3], head[4]);
+        let (frame, mut rest) = bytes[20..].split_at(w * h);
+        let view = LumaView {
+            data: frame,
+            width: w,
+            height: h,
+            stride: w,
+            layout: PLANAR,
+        };
+        let n = side * side;
+        for _ in 0..displays {
+            let (words, after) = rest.split_at(4 * (1 + 2 * n));
+            let (expect, after) = after.split_at(n * size * size);
+            rest = after;
+            let words = u32s(words);
+            let display = words[0];
+            let (dw, dh) = display_size(w, h, display);
+            let (tops, lefts) = (origins(dh, size, side), origins(dw, size, side));
+            let at: Vec<usize> = tops
+                .iter()
+                .flat_map(|&t| lefts.iter().flat_map(move |&l| [t, l]))
+                .collect();
+            assert_eq!(at, words[1..], "positions at display {display}");
+            let mut out = vec![0.0; n * size * size];
+            extract(&view, display, side, size, &mut out);
+            let got: Vec<u8> = out.iter().map(|v| (v * 255.0).round() as u8).collect();
+            let differ = got.iter().zip(expect).filter(|(a, b)| a != b).count();
+            assert_eq!(
+                differ, 0,
+                "{differ} patch pixels differ at display {display}"
+            );
+        }
+        assert!(rest.is_empty(), "trailing bytes in {path}");
+    }
+
     #[test]
     fn origins_are_centred_and_clamped() {
         // 1080 rows, 4 patches of 64: centres at 135, 405, 675, 945.
