@@ -213,10 +213,24 @@ def versions(ref: bytes, w: int, h: int, tmp: Path, plugin_dir: Path, seed: int,
             yield f"x4-{codec}-q{q}", f"codec-x4-{codec}", dec, lw, lh, scale(dec, lw, lh, w, h)
 
 
+def stored_targets(path: Path | None, frames: int) -> dict[str, np.ndarray] | None:
+    """{version: per-frame targets} of an earlier build of the same clip variant (to re-take
+    patches under a new rule without recomputing VMAF), or None."""
+    if path is None or not path.exists():
+        return None
+    d = np.load(path)
+    if d["targets"].shape[1] < frames:
+        raise RuntimeError(f"{path}: {d['targets'].shape[1]} frames of targets, {frames} needed")
+    return {str(n): t[:frames] for n, t in zip(d["names"], d["targets"])}
+
+
 def build(clip, name: str, transposed: bool, frames: int, out: Path, plugin_dir: Path,
-          keep_dir: Path | None = None, seed: int = 0, peers: Path = paths.PEERS) -> None:
+          keep_dir: Path | None = None, seed: int = 0, peers: Path = paths.PEERS,
+          targets_from: Path | None = None) -> None:
     """Degrade one clip variant, score every frame with VMAF, write `out` (.npz). Patches are
-    taken at display size with the display = the original's size (display.py)."""
+    taken at display size with the display = the original's size (display.py). With
+    `targets_from` (an earlier .npz of the same variant, same seed), its VMAF targets are reused:
+    the degradations are deterministic, so only the patches are taken anew."""
     t0 = time.time()
     ref = degrade.ground_truth(clip, frames)
     w, h = clip.width, clip.height
@@ -229,6 +243,7 @@ def build(clip, name: str, transposed: bool, frames: int, out: Path, plugin_dir:
     ntiresr_ok = gst.has_element("ntiresr", gst.plugin_env(plugin_dir, keep=False))
     if not ntiresr_ok:
         print(f"warning: no ntiresr element in {plugin_dir}; skipping ntiresr versions", flush=True)
+    known = stored_targets(targets_from, frames)
     names, fams, sizes, targets, patches = [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="thqa-") as td:
         tmp = Path(td)
@@ -236,7 +251,12 @@ def build(clip, name: str, transposed: bool, frames: int, out: Path, plugin_dir:
         ref_path.write_bytes(ref)
         for vname, fam, raw, vw, vh, full in versions(ref, w, h, tmp, plugin_dir, seed, ntiresr_ok,
                                                       peers):
-            v = vmaf_frames(ref_path, full if full is not None else raw, w, h, tmp)
+            if known is not None:
+                if vname not in known:
+                    raise RuntimeError(f"{targets_from}: no targets for version {vname}")
+                v = known[vname] * 20.0
+            else:
+                v = vmaf_frames(ref_path, full if full is not None else raw, w, h, tmp)
             if len(v) != frames:
                 raise RuntimeError(f"{name}/{vname}: {len(v)} VMAF frames, expected {frames}")
             y, _, _ = degrade.split_i420(raw, vw, vh)
@@ -300,6 +320,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=CACHE / "train")
     ap.add_argument("--only", nargs="*", help="clip names (e.g. B18 A04T)")
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--targets-from", type=Path,
+                    help="folder of an earlier build (same --seed and --frames): reuse its VMAF "
+                         "targets and take the patches anew (after a change of the patch rule)")
     ap.add_argument("--data", type=Path, default=paths.DATA,
                     help="the shared clips (default: $NTIRESR_DATA, else ../shared/data)")
     ap.add_argument("--peers", type=Path, default=paths.PEERS,
@@ -316,7 +339,8 @@ def main() -> None:
         if time.time() - t0 > a.minutes * 60:
             print(f"time limit reached; stopping before {name}", flush=True)
             break
-        build(clip, name, tr, a.frames, out, a.plugin_dir, seed=a.seed + 100 * k, peers=a.peers)
+        build(clip, name, tr, a.frames, out, a.plugin_dir, seed=a.seed + 100 * k, peers=a.peers,
+              targets_from=a.targets_from / f"{name}.npz" if a.targets_from else None)
     print(f"done in {time.time() - t0:.0f}s; {len(list(a.out.glob('*.npz')))} clip files", flush=True)
 
 
