@@ -27,7 +27,8 @@ from .model import THQA, mflops, n_params
 
 SAMPLE_CLIP = "B18_liveportrait_d0.mp4"
 ALLOWED_OPS = {"Conv", "Relu", "LeakyRelu", "ReduceMean", "GlobalAveragePool", "Gemm", "MatMul",
-               "Add", "Sub", "Mul", "Div", "Sqrt", "Abs", "Concat", "Sigmoid", "Constant", "Slice"}
+               "Add", "Sub", "Mul", "Div", "Sqrt", "Abs", "Concat", "Sigmoid", "Constant", "Slice",
+               "Log"}
 
 
 def sample_input(seed: int = 7, data: Path = DATA) -> tuple[np.ndarray, np.ndarray]:
@@ -53,9 +54,8 @@ def main() -> None:
                     help="the shared clips (default: $NTIRESR_DATA, else ../shared/data)")
     a = ap.parse_args()
     torch.set_num_threads(1)
-    model = THQA()
     ck = torch.load(a.ckpt, map_location="cpu")
-    model.load_state_dict(ck["model"])
+    model = THQA.from_state(ck["model"])
     model.eval()
     patches, scale = sample_input(data=a.data)
     with torch.no_grad():

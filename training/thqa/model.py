@@ -8,12 +8,16 @@ Every patch (display size, 8-bit luma / 255) is described by
   vertical, both diagonals), mean sigma and mean sigma^2 (9 per scale);
 - a tiny CNN on 4 (x - 0.5) (three 3x3 stride-2 convs 1->8->16->24, ReLU): the spatial means
   of its input and its square, of every stage's activations and of their squares;
+- optionally (`bands=True`, `train.py --bands`; not in the shipped model): band energies, the
+  log of the energy the patch (less its mean) loses at each of four 2x2 averagings (48 -> 24
+  -> 12 -> 6 -> 3) and the energy left at 3x3, one value per octave (Haar bands);
 - scale and scale^2 (the judged picture's shorter side / 1080).
 Two per-patch dense layers (ReLU), the mean over the N patches, a dense layer and 5 * sigmoid
 give the frame score in 0..5. All the fixed filters are convolutions without padding; the
 features are standardised with constants set from the training data (`calibrate`).
 
-ONNX ops used: Conv, Relu, Mul, Add, Sub, Div, Sqrt, Abs, ReduceMean, Concat, Gemm, Sigmoid.
+ONNX ops used: Conv, Relu, Mul, Add, Sub, Div, Sqrt, Abs, ReduceMean, Concat, Gemm, Sigmoid
+(and Log with the band energies).
 """
 
 import math
@@ -24,7 +28,9 @@ from torch import nn
 C1, C2, C3, HID1, HID = 8, 16, 24, 64, 48
 K = 7  # Gaussian window
 NMS = 9  # MSCN features per scale
-NF = 2 * NMS + 2 + 2 * (C1 + C2 + C3) + 2  # per-patch features
+NB = 5  # band energies per patch
+NF0 = 2 * NMS + 2 + 2 * (C1 + C2 + C3) + 2  # per-patch features without the band energies
+NF = NF0 + NB  # with them
 # How the MSCN features of one scale permute when a patch is transposed or flipped (the
 # neighbour products: horizontal, vertical, diagonal, anti-diagonal at indices 3..6).
 MS_TRANSPOSE = [0, 1, 2, 4, 3, 5, 6, 7, 8]
@@ -47,8 +53,10 @@ def _pairs() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class THQA(nn.Module):
-    def __init__(self):
+    def __init__(self, bands: bool = False):
         super().__init__()
+        self.nb = NB if bands else 0
+        nf = NF0 + self.nb
         g = _gauss()
         self.register_buffer("grow", g.view(1, 1, 1, K))
         self.register_buffer("gcol", g.view(1, 1, K, 1))
@@ -66,9 +74,9 @@ class THQA(nn.Module):
         # Ablation switches (1 = on): the scale input and the MSCN features (`train.py --ablate`).
         self.register_buffer("scale_gain", torch.ones(1))
         self.register_buffer("ms_gain", torch.ones(1))
-        self.register_buffer("fmean", torch.zeros(NF))
-        self.register_buffer("finv", torch.ones(NF))
-        self.fc1 = nn.Linear(NF, HID1)
+        self.register_buffer("fmean", torch.zeros(nf))
+        self.register_buffer("finv", torch.ones(nf))
+        self.fc1 = nn.Linear(nf, HID1)
         self.fc1b = nn.Linear(HID1, HID)
         self.fc2 = nn.Linear(HID, 1)
         self.act = nn.ReLU()
@@ -94,6 +102,24 @@ class THQA(nn.Module):
         quarter = nn.functional.conv2d(half, self.avg2, stride=2)
         return torch.cat([self.mscn(half), self.mscn(quarter)], 1)
 
+    @classmethod
+    def from_state(cls, state: dict) -> "THQA":
+        """A model for a saved state dict (with or without the band energies)."""
+        model = cls(bands=state["fmean"].numel() == NF)
+        model.load_state_dict(state)
+        return model
+
+    def band_features(self, patches: torch.Tensor) -> torch.Tensor:
+        """[M,1,P,P] -> [M, NB]: log energy of each octave band (Haar: what each 2x2 averaging
+        of the zero-mean patch removes; the last, the energy left at the coarsest level)."""
+        level = patches - patches.mean((2, 3), keepdim=True)
+        sq = [(level * level).mean((2, 3))]
+        for _ in range(NB - 1):
+            level = nn.functional.conv2d(level, self.avg2, stride=2)
+            sq.append((level * level).mean((2, 3)))
+        bands = [self.act(sq[k] - sq[k + 1]) for k in range(NB - 1)] + [sq[-1]]
+        return torch.log(torch.cat(bands, 1) + 1e-6)
+
     def features(self, patches: torch.Tensor, scale: torch.Tensor,
                  ms: torch.Tensor | None = None) -> torch.Tensor:
         """[M,1,P,P], [M,1] -> [M, NF] raw per-patch features (`ms`: the MSCN features if
@@ -107,7 +133,8 @@ class THQA(nn.Module):
         r3 = self.act(self.c3(r2))
         f = torch.cat([ms, xin.mean((2, 3)), (xin * xin).mean((2, 3)),
                        r1.mean((2, 3)), (r1 * r1).mean((2, 3)), r2.mean((2, 3)), (r2 * r2).mean((2, 3)),
-                       r3.mean((2, 3)), (r3 * r3).mean((2, 3)), scale, scale * scale], 1)
+                       r3.mean((2, 3)), (r3 * r3).mean((2, 3))]
+                      + ([self.band_features(patches)] if self.nb else []) + [scale, scale * scale], 1)
         return f
 
     @torch.no_grad()
@@ -146,6 +173,7 @@ def mflops(n: int, p: int) -> dict:
     fixed += (a * a + b * b) * 4
     s1, s2, s3 = p // 2, p // 4, p // 8
     conv = (s1 * s1 * C1 * 9 + s2 * s2 * C2 * 9 * C1 + s3 * s3 * C3 * 9 * C2) * n
+    fixed += p * p * 2 + (a * a + b * b) * 6  # band energies (approximate)
     dense = (NF * HID1 + HID1 * HID) * n + HID
     macs = conv + fixed * n + dense
     return {"mflop": 2 * macs / 1e6, "conv_mflop": 2 * conv / 1e6, "macs": macs}

@@ -43,8 +43,7 @@ def main() -> None:
     at = {(r["first"], r["version"]): g for g, r in enumerate(info)}
     names = [f"x4-qp{q}" for q in a.qps.split(",")]
     for ck in a.ckpts:
-        model = THQA()
-        model.load_state_dict(torch.load(ck)["model"])
+        model = THQA.from_state(torch.load(ck)["model"])
         model.eval()
         cp = clip_scores(model, data)
         print(ck)

@@ -233,6 +233,7 @@ def main() -> None:
     ap.add_argument("--upscale-pairs", type=float, default=0.0,
                     help="with --pair-weight: probability that an x1/4 decode's pair is its upscale "
                          "(ntiresr/peer, same QP) and vice versa (default 0: random versions only)")
+    ap.add_argument("--bands", action="store_true", help="add the Haar band energies (model.py)")
     ap.add_argument("--ablate", nargs="*", default=[], choices=["scale", "mscn"],
                     help="train without these inputs (their features are multiplied by 0)")
     ap.add_argument("--resume", type=Path)
@@ -253,7 +254,7 @@ def main() -> None:
     if up_map is not None:
         print(f"upscale pairs: {sum(map(bool, up_map))} of {len(up_map)} versions have partners, "
               f"{sum(map(len, up_map))} links", flush=True)
-    model = THQA()
+    model = THQA(bands=a.bands)
     if "scale" in a.ablate:
         model.scale_gain.zero_()
     if "mscn" in a.ablate:
