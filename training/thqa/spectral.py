@@ -10,7 +10,10 @@ constant) to the version targets. Then the mix `w * network + (1 - w) * head`, f
 2. val: the head fitted on all of train35, the network the shipped ONNX model, on the val cache.
 Prints (SRCC+PLCC)/2 or SRCC/PLCC, MAE, before/after signs and the weakest family.
 
-Usage: python -m training.thqa.spectral [--weights 1,0.7,0.5,0.4,0.3,0]
+With `--other HELDOUT_CKPT FULL_CKPT` the second member is another network instead of the head
+(e.g. one trained with `--bands --ablate scale mscn`).
+
+Usage: python -m training.thqa.spectral [--weights 1,0.7,0.5,0.4,0.3,0] [--other H.pt F.pt]
 """
 
 import argparse
@@ -87,10 +90,11 @@ def summary(p, y, info) -> str:
 
 
 def val_records(model_path: Path, cache: Path):
+    """-> features, targets, info, the ONNX model's scores, contract patches (val cache)."""
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
-    xs, ys, info, net = [], [], [], []
+    xs, ys, info, net, pts = [], [], [], [], []
     for js in sorted((cache / "yuv").glob("*.json")):
         m = json.loads(js.read_text())
         disp = min(m["width"], m["height"])
@@ -105,7 +109,16 @@ def val_records(model_path: Path, cache: Path):
             xs.append(frame_features(pt).mean(0))
             ys.append(float(np.mean(v["targets"])))
             info.append({"first": first, "version": v["name"], "target": ys[-1], "family": v["family"]})
-    return np.array(xs), np.array(ys), info, np.array(net)
+            pts.append(pt)
+    return np.array(xs), np.array(ys), info, np.array(net), pts
+
+
+def network_scores(ckpt: Path, pts) -> np.ndarray:
+    """Version scores (mean frame score) of a checkpoint on contract patches [F, N, P, P]."""
+    net = THQA.from_state(torch.load(ckpt)["model"]).eval()
+    with torch.no_grad():
+        return np.array([net.frames(torch.from_numpy(p).float()[:, :, None] / 255,
+                                    torch.zeros(p.shape[0], G * G, 1)).mean().item() for p in pts])
 
 
 def main() -> None:
@@ -115,25 +128,31 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=ROOT / "models" / "thqa.onnx")
     ap.add_argument("--val-cache", type=Path, default=CACHE / "val")
     ap.add_argument("--weights", default="1,0.7,0.5,0.4,0.3,0")
+    ap.add_argument("--other", nargs=2, type=Path, metavar=("HELDOUT_CKPT", "FULL_CKPT"),
+                    help="mix with a second network instead of the head: its checkpoint trained "
+                         "without the held-out clips and the one trained on all")
     a = ap.parse_args()
     torch.set_num_threads(1)
     weights = [float(w) for w in a.weights.split(",")]
     files = sorted(a.data.glob("*.npz"))
     held = [f for f in files if f.stem.rstrip("T") in HOLDOUT]
-    xt, yt, _, _ = load([f for f in files if f not in held])
     xh, yh, ih, ph = load(held)
-    head = Head(xt, yt)
-    net = THQA.from_state(torch.load(a.holdout_ckpt)["model"]).eval()
-    with torch.no_grad():
-        pn = np.array([net.frames(torch.from_numpy(p).float()[:, :, None] / 255,
-                                  torch.zeros(p.shape[0], G * G, 1)).mean().item() for p in ph])
+    if a.other:
+        other = network_scores(a.other[0], ph)
+    else:
+        xt, yt, _, _ = load([f for f in files if f not in held])
+        other = Head(xt, yt)(xh)
+    pn = network_scores(a.holdout_ckpt, ph)
     for w in weights:
-        print(f"held out, w={w:.1f}: {summary(w * pn + (1 - w) * head(xh), yh, ih)}", flush=True)
-    xa, ya, _, _ = load(files)
-    head = Head(xa, ya)
-    xv, yv, iv, nv = val_records(a.model, a.val_cache)
+        print(f"held out, w={w:.1f}: {summary(w * pn + (1 - w) * other, yh, ih)}", flush=True)
+    xv, yv, iv, nv, pv = val_records(a.model, a.val_cache)
+    if a.other:
+        other = network_scores(a.other[1], pv)
+    else:
+        xa, ya, _, _ = load(files)
+        other = Head(xa, ya)(xv)
     for w in weights:
-        print(f"val, w={w:.1f}: {summary(w * nv + (1 - w) * head(xv), yv, iv)}", flush=True)
+        print(f"val, w={w:.1f}: {summary(w * nv + (1 - w) * other, yv, iv)}", flush=True)
 
 
 if __name__ == "__main__":
