@@ -73,7 +73,7 @@ class THQA(nn.Module):
         # Feature standardisation, set once from training data (`calibrate`).
         # Ablation switches (1 = on): the scale input and the MSCN features (`train.py --ablate`).
         self.register_buffer("scale_gain", torch.ones(1))
-        self.register_buffer("ms_gain", torch.ones(1))
+        self.register_buffer("ms_gain", torch.ones(2 * NMS))  # per MSCN feature (half, quarter)
         self.register_buffer("fmean", torch.zeros(nf))
         self.register_buffer("finv", torch.ones(nf))
         self.fc1 = nn.Linear(nf, HID1)
@@ -106,6 +106,8 @@ class THQA(nn.Module):
     def from_state(cls, state: dict) -> "THQA":
         """A model for a saved state dict (with or without the band energies)."""
         model = cls(bands=state["fmean"].numel() == NF)
+        if state["ms_gain"].numel() == 1:  # saved when the gain was one number
+            state = {**state, "ms_gain": state["ms_gain"].expand(2 * NMS).clone()}
         model.load_state_dict(state)
         return model
 

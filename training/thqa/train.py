@@ -234,7 +234,7 @@ def main() -> None:
                     help="with --pair-weight: probability that an x1/4 decode's pair is its upscale "
                          "(ntiresr/peer, same QP) and vice versa (default 0: random versions only)")
     ap.add_argument("--bands", action="store_true", help="add the Haar band energies (model.py)")
-    ap.add_argument("--ablate", nargs="*", default=[], choices=["scale", "mscn"],
+    ap.add_argument("--ablate", nargs="*", default=[], choices=["scale", "mscn", "mscn-half"],
                     help="train without these inputs (their features are multiplied by 0)")
     ap.add_argument("--resume", type=Path)
     a = ap.parse_args()
@@ -259,6 +259,8 @@ def main() -> None:
         model.scale_gain.zero_()
     if "mscn" in a.ablate:
         model.ms_gain.zero_()
+    if "mscn-half" in a.ablate:  # keep only the MSCN statistics of the 4x4 averages
+        model.ms_gain[: len(model.ms_gain) // 2] = 0
     if not a.resume:
         x, s, _, ms = batch(data, rng.integers(0, len(data[1]), 64), rng, train=False)
         err = (model.mscn_features(x.flatten(0, 1)) - ms.flatten(0, 1)).abs().max().item()
