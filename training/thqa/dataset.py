@@ -16,9 +16,6 @@ Degradations per clip (44 versions of its first F frames, default 12):
     (FSRCNN-small / ESPCN alternating, via bench/methods.py); x1/4 H.264 (libx264 QP 24/34/44,
     no B-frames) and VP9 (libvpx-vp9 realtime, CRF 30/45/60).
 Portrait: A18/A19/C05 are portrait; some landscape clips also get a transposed ("T") variant.
-Soft: some full-resolution clips also get a softened ("S") variant, the original itself taken
-through a x2 round trip (Lanczos down, bicubic up) before it is degraded and scored: footage that
-is soft to begin with, as the MEAD clips are, with its own decodes and upscales.
 
 Output, one file per clip variant (resumable: finished files are skipped):
     cache/train/<id>.npz: patches uint8 [V, F, 2*N, P, P] (first N at the contract positions,
@@ -56,7 +53,6 @@ BLUR_SIGMAS = (0.6, 1.0, 1.6, 2.5, 4.0)
 NOISE_SIGMAS = (3.0, 6.0, 12.0, 25.0)  # 8-bit units (luma; chroma gets half)
 PEERS = ("fsrcnn-small", "espcn")
 TRANSPOSED = ("A04", "A14", "B01", "B16", "C03")  # landscape train clips that also get a portrait variant
-SOFTENED = ("A04", "B01", "B03", "B06", "B09", "B15", "C01", "C02", "C03", "C04", "C06")  # get an "S" variant
 CACHE = HERE / "cache"
 DEFAULT_PLUGIN_DIR = Path("/tmp/thqa-plugin")
 
@@ -102,11 +98,6 @@ def noise(raw: bytes, w: int, h: int, sigma: float, seed: int) -> bytes:
     s[: w * h] = sigma
     a += rng.standard_normal(a.shape, dtype=np.float32) * s
     return np.clip(np.rint(a), 0, 255).astype(np.uint8).tobytes()
-
-
-def soften(raw: bytes, w: int, h: int) -> bytes:
-    """A x2 round trip (Lanczos down, bicubic up): full-resolution footage made about half-res."""
-    return scale(scale(raw, w, h, w // 2, h // 2, "lanczos"), w // 2, h // 2, w, h)
 
 
 def transpose(raw: bytes, w: int, h: int) -> bytes:
@@ -235,10 +226,9 @@ def stored_targets(path: Path | None, frames: int) -> dict[str, np.ndarray] | No
 
 def build(clip, name: str, transposed: bool, frames: int, out: Path, plugin_dir: Path,
           keep_dir: Path | None = None, seed: int = 0, peers: Path = paths.PEERS,
-          targets_from: Path | None = None, softened: bool = False) -> None:
+          targets_from: Path | None = None) -> None:
     """Degrade one clip variant, score every frame with VMAF, write `out` (.npz). Patches are
-    taken at display size with the display = the original's size (display.py). `softened`:
-    the original is first made soft (`soften`) and stands as the reference. With
+    taken at display size with the display = the original's size (display.py). With
     `targets_from` (an earlier .npz of the same variant, same seed), its VMAF targets are reused:
     the degradations are deterministic, so only the patches are taken anew."""
     t0 = time.time()
@@ -246,8 +236,6 @@ def build(clip, name: str, transposed: bool, frames: int, out: Path, plugin_dir:
     w, h = clip.width, clip.height
     if transposed:
         ref, w, h = transpose(ref, w, h), h, w
-    if softened:
-        ref = soften(ref, w, h)
     fsize = w * h * 3 // 2
     frames = len(ref) // fsize
     disp = min(w, h)
@@ -287,7 +275,7 @@ def build(clip, name: str, transposed: bool, frames: int, out: Path, plugin_dir:
     sizes = np.array(sizes, np.int32)
     meta = {"clip": name, "width": w, "height": h, "frames": frames, "transposed": transposed,
             "orientation": "portrait" if h > w else "landscape", "source": clip.path.name,
-            "crop": clip.crop, "display": disp, "softened": softened, "seconds": round(time.time() - t0, 1)}
+            "crop": clip.crop, "display": disp, "seconds": round(time.time() - t0, 1)}
     if keep_dir is None:
         tmp_out = out.with_suffix(".tmp.npz")
         np.savez(tmp_out, patches=np.stack(patches), targets=np.stack(targets).astype(np.float32),
@@ -304,19 +292,15 @@ def build(clip, name: str, transposed: bool, frames: int, out: Path, plugin_dir:
 
 
 def train_variants(data: Path = paths.DATA):
-    """(clip, name, transposed, softened) for every training clip at its own size (crop only, no
-    prescale), plus transposed variants of TRANSPOSED and softened ones of SOFTENED (listed last,
-    so that the seeds of the other variants stay as they were); ordered so that an early stop
-    still leaves a mix."""
-    out, soft = [], []
+    """(clip, name, transposed) for every training clip at its own size (crop only, no prescale),
+    plus transposed variants of TRANSPOSED; ordered so that an early stop still leaves a mix."""
+    out = []
     for p in sorted((data / "train").glob("*.mp4")):
         cid = clips_mod.clip_id(p)
         clip = degrade.make_clip(p, clips_mod.CROPS.get(cid))
-        out.append((clip, cid, False, False))
+        out.append((clip, cid, False))
         if cid in TRANSPOSED:
-            out.append((clip, cid + "T", True, False))
-        if cid in SOFTENED:
-            soft.append((clip, cid + "S", False, True))
+            out.append((clip, cid + "T", True))
     # interleave: A-clips (large), C-clips (sharp, added 2026-12-02) and B-clips (small)
     groups = [[v for v in out if v[1][0] == k] for k in "ACB"]
     mixed = []
@@ -324,7 +308,7 @@ def train_variants(data: Path = paths.DATA):
         for g in (0, 1, 2, 2):
             if groups[g]:
                 mixed.append(groups[g].pop(0))
-    return mixed + soft
+    return mixed
 
 
 def main() -> None:
@@ -346,7 +330,7 @@ def main() -> None:
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    for k, (clip, name, tr, soft) in enumerate(train_variants(a.data)):
+    for k, (clip, name, tr) in enumerate(train_variants(a.data)):
         if a.only and name not in a.only:
             continue
         out = a.out / f"{name}.npz"
@@ -356,7 +340,7 @@ def main() -> None:
             print(f"time limit reached; stopping before {name}", flush=True)
             break
         build(clip, name, tr, a.frames, out, a.plugin_dir, seed=a.seed + 100 * k, peers=a.peers,
-              targets_from=a.targets_from / f"{name}.npz" if a.targets_from else None, softened=soft)
+              targets_from=a.targets_from / f"{name}.npz" if a.targets_from else None)
     print(f"done in {time.time() - t0:.0f}s; {len(list(a.out.glob('*.npz')))} clip files", flush=True)
 
 

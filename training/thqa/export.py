@@ -23,7 +23,7 @@ import torch
 from ntcommon.paths import DATA, ROOT
 
 from .dataset import CACHE, N, P
-from .model import load_state, mflops, n_params
+from .model import THQA, mflops, n_params
 
 SAMPLE_CLIP = "B18_liveportrait_d0.mp4"
 ALLOWED_OPS = {"Conv", "Relu", "LeakyRelu", "ReduceMean", "GlobalAveragePool", "Gemm", "MatMul",
@@ -55,7 +55,7 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(1)
     ck = torch.load(a.ckpt, map_location="cpu")
-    model = load_state(ck["model"])
+    model = THQA.from_state(ck["model"])
     model.eval()
     patches, scale = sample_input(data=a.data)
     with torch.no_grad():

@@ -152,69 +152,19 @@ class THQA(nn.Module):
         f = (self.features(patches, scale, ms) - self.fmean) * self.finv
         return self.act(self.fc1b(self.act(self.fc1(f))))
 
-    def logit(self, patches: torch.Tensor, scale: torch.Tensor,
-              ms: torch.Tensor | None = None) -> torch.Tensor:
-        """One frame: patches [N,1,P,P], scale [N,1] -> the score's logit [1,1]."""
-        return self.fc2(self.patch_hidden(patches, scale, ms).mean(0, keepdim=True))
-
     def forward(self, patches: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
         """One frame: patches [N,1,P,P], scale [N,1] -> score [1,1] in 0..5 (the ONNX graph)."""
-        return 5.0 * torch.sigmoid(self.logit(patches, scale))
+        h = self.patch_hidden(patches, scale).mean(0, keepdim=True)
+        return 5.0 * torch.sigmoid(self.fc2(h))
 
-    def frame_logits(self, patches: torch.Tensor, scale: torch.Tensor,
-                     ms: torch.Tensor | None = None) -> torch.Tensor:
+    def frames(self, patches: torch.Tensor, scale: torch.Tensor,
+               ms: torch.Tensor | None = None) -> torch.Tensor:
         """A batch of frames: patches [B,N,1,P,P], scale [B,N,1] (MSCN features [B,N,2*NMS] if
-        precomputed) -> the scores' logits [B]."""
+        precomputed) -> scores [B] (same maths)."""
         b, n = patches.shape[:2]
         ms = None if ms is None else ms.flatten(0, 1)
         h = self.patch_hidden(patches.flatten(0, 1), scale.flatten(0, 1), ms).view(b, n, -1).mean(1)
-        return self.fc2(h).squeeze(1)
-
-    def frames(self, patches: torch.Tensor, scale: torch.Tensor,
-               ms: torch.Tensor | None = None) -> torch.Tensor:
-        """A batch of frames -> scores [B] (same maths as `forward`)."""
-        return 5.0 * torch.sigmoid(self.frame_logits(patches, scale, ms))
-
-
-class Stacked(nn.Module):
-    """A frozen base network (band energies, no MSCN statistics: it orders a soft clip's decode
-    and its upscale rightly) plus an artifact penalty: the logit of a second THQA (MSCN
-    statistics and CNN), passed through -softplus so that it can only lower the base's logit."""
-
-    def __init__(self, base: THQA, resid: THQA, freeze_base: bool = True):
-        super().__init__()
-        self.base, self.resid, self.freeze_base = base, resid, freeze_base
-        for q in self.base.parameters():
-            q.requires_grad_(not freeze_base)
-
-    def calibrate(self, patches: torch.Tensor, scale: torch.Tensor) -> None:
-        if not self.freeze_base:
-            self.base.calibrate(patches, scale)
-        self.resid.calibrate(patches, scale)
-
-    def mscn_features(self, patches: torch.Tensor) -> torch.Tensor:
-        return self.resid.mscn_features(patches)
-
-    def forward(self, patches: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-        ms = self.resid.mscn_features(patches)  # computed once; the base multiplies it by 0
-        z = self.base.logit(patches, scale, ms) - nn.functional.softplus(self.resid.logit(patches, scale, ms))
-        return 5.0 * torch.sigmoid(z)
-
-    def frames(self, patches: torch.Tensor, scale: torch.Tensor,
-               ms: torch.Tensor | None = None) -> torch.Tensor:
-        if ms is None:
-            ms = self.resid.mscn_features(patches.flatten(0, 1)).view(*patches.shape[:2], -1)
-        z = self.base.frame_logits(patches, scale, ms) - nn.functional.softplus(
-            self.resid.frame_logits(patches, scale, ms))
-        return 5.0 * torch.sigmoid(z)
-
-
-def load_state(state: dict) -> nn.Module:
-    """The model (THQA or Stacked) a saved state dict holds."""
-    if any(k.startswith("base.") for k in state):
-        part = lambda pre: {k[len(pre):]: v for k, v in state.items() if k.startswith(pre)}
-        return Stacked(THQA.from_state(part("base.")), THQA.from_state(part("resid.")))
-    return THQA.from_state(state)
+        return 5.0 * torch.sigmoid(self.fc2(h)).squeeze(1)
 
 
 def mflops(n: int, p: int) -> dict:

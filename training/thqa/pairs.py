@@ -13,12 +13,12 @@ import numpy as np
 import torch
 
 from .dataset import CACHE
-from .model import load_state
+from .model import THQA
 from .train import batch, load
 
 
 @torch.no_grad()
-def clip_scores(model: torch.nn.Module, data) -> np.ndarray:
+def clip_scores(model: THQA, data) -> np.ndarray:
     """The mean frame score of every clip version in `data` (contract patches)."""
     rng = np.random.default_rng(0)
     preds = []
@@ -43,7 +43,7 @@ def main() -> None:
     at = {(r["first"], r["version"]): g for g, r in enumerate(info)}
     names = [f"x4-qp{q}" for q in a.qps.split(",")]
     for ck in a.ckpts:
-        model = load_state(torch.load(ck)["model"])
+        model = THQA.from_state(torch.load(ck)["model"])
         model.eval()
         cp = clip_scores(model, data)
         print(ck)

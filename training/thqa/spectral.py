@@ -28,7 +28,7 @@ from ntcommon import degrade
 
 from . import display
 from .dataset import CACHE, G, P
-from .model import THQA, load_state
+from .model import THQA
 from .train import HOLDOUT, before_after
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,7 +115,7 @@ def val_records(model_path: Path, cache: Path):
 
 def network_scores(ckpt: Path, pts) -> np.ndarray:
     """Version scores (mean frame score) of a checkpoint on contract patches [F, N, P, P]."""
-    net = load_state(torch.load(ckpt)["model"]).eval()
+    net = THQA.from_state(torch.load(ckpt)["model"]).eval()
     with torch.no_grad():
         return np.array([net.frames(torch.from_numpy(p).float()[:, :, None] / 255,
                                     torch.zeros(p.shape[0], G * G, 1)).mean().item() for p in pts])
@@ -135,7 +135,7 @@ def main() -> None:
     torch.set_num_threads(1)
     weights = [float(w) for w in a.weights.split(",")]
     files = sorted(a.data.glob("*.npz"))
-    held = [f for f in files if f.stem.rstrip("TS") in HOLDOUT]
+    held = [f for f in files if f.stem.rstrip("T") in HOLDOUT]
     xh, yh, ih, ph = load(held)
     if a.other:
         other = network_scores(a.other[0], ph)

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from .dataset import CACHE, N
-from .model import MS_FLIP, MS_TRANSPOSE, NMS, THQA, K, Stacked, _gauss, load_state, mflops, n_params
+from .model import MS_FLIP, MS_TRANSPOSE, NMS, THQA, K, _gauss, mflops, n_params
 
 HOLDOUT = ("A09", "A14", "B05", "B08")  # B05/B08: same person, kept together
 
@@ -236,12 +236,6 @@ def main() -> None:
     ap.add_argument("--bands", action="store_true", help="add the Haar band energies (model.py)")
     ap.add_argument("--ablate", nargs="*", default=[], choices=["scale", "mscn", "mscn-half"],
                     help="train without these inputs (their features are multiplied by 0)")
-    ap.add_argument("--base", type=Path,
-                    help="train an artifact penalty on top of this frozen checkpoint (model.Stacked); "
-                         "--bands and --ablate then apply to the penalty network")
-    ap.add_argument("--stacked", action="store_true",
-                    help="train model.Stacked from scratch: a base with the band energies and no "
-                         "MSCN statistics plus the penalty network (--bands/--ablate apply to it)")
     ap.add_argument("--resume", type=Path)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -249,7 +243,7 @@ def main() -> None:
     rng = np.random.default_rng(a.seed)
     files = sorted(a.data.glob("*.npz"))
     files = [f for f in files if not f.name.endswith(".tmp.npz")]
-    hold = [] if a.no_holdout else [f for f in files if f.stem.rstrip("TS") in HOLDOUT]
+    hold = [] if a.no_holdout else [f for f in files if f.stem.rstrip("T") in HOLDOUT]
     tr = [f for f in files if f not in hold]
     print(f"train clips ({len(tr)}): {' '.join(f.stem for f in tr)}")
     print(f"holdout clips ({len(hold)}): {' '.join(f.stem for f in hold)}")
@@ -260,22 +254,13 @@ def main() -> None:
     if up_map is not None:
         print(f"upscale pairs: {sum(map(bool, up_map))} of {len(up_map)} versions have partners, "
               f"{sum(map(len, up_map))} links", flush=True)
-    net = THQA(bands=a.bands)
+    model = THQA(bands=a.bands)
     if "scale" in a.ablate:
-        net.scale_gain.zero_()
+        model.scale_gain.zero_()
     if "mscn" in a.ablate:
-        net.ms_gain.zero_()
+        model.ms_gain.zero_()
     if "mscn-half" in a.ablate:  # keep only the MSCN statistics of the 4x4 averages
-        net.ms_gain[: len(net.ms_gain) // 2] = 0
-    if a.base:
-        model = Stacked(load_state(torch.load(a.base)["model"]), net)
-    elif a.stacked:
-        base = THQA(bands=True)
-        base.scale_gain.zero_()
-        base.ms_gain.zero_()
-        model = Stacked(base, net, freeze_base=False)
-    else:
-        model = net
+        model.ms_gain[: len(model.ms_gain) // 2] = 0
     if not a.resume:
         x, s, _, ms = batch(data, rng.integers(0, len(data[1]), 64), rng, train=False)
         err = (model.mscn_features(x.flatten(0, 1)) - ms.flatten(0, 1)).abs().max().item()
@@ -283,7 +268,7 @@ def main() -> None:
         assert err < 1e-2, err
         model.calibrate(x.flatten(0, 1), s.flatten(0, 1))
     print(f"params {n_params(model)}, {mflops(N, data[0].shape[-1])}")
-    opt = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=a.lr, weight_decay=1e-4)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     step, spent = 0, 0.0
     if a.resume:
         ck = torch.load(a.resume)
