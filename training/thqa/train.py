@@ -20,6 +20,7 @@ Usage: nice -n 5 .venv/bin/python -m training.thqa.train --minutes 16 --seed 202
 import argparse
 import json
 import math
+import os
 import re
 import time
 from pathlib import Path
@@ -77,9 +78,11 @@ def load(files):
         V, Fs = d["patches"].shape[:2]
         pt.append(d["patches"].reshape(V * Fs, *d["patches"].shape[2:]))
         cache = f.with_suffix(".ms.npy")
-        if not cache.exists():
+        if not cache.exists():  # written under a private name, then renamed: never seen half-written
             x = pt[-1]
-            np.save(cache, mscn_features(x.reshape(-1, *x.shape[2:])).reshape(*x.shape[:2], -1))
+            tmp = cache.with_name(f"{cache.stem}.{os.getpid()}.tmp.npy")
+            np.save(tmp, mscn_features(x.reshape(-1, *x.shape[2:])).reshape(*x.shape[:2], -1))
+            os.replace(tmp, cache)
         ms.append(np.load(cache))
         tg.append(d["targets"][:, :Fs].reshape(-1))
         sc.append(np.repeat(d["scale"], Fs))
