@@ -29,7 +29,7 @@ from ntcommon import degrade
 from . import display
 from .dataset import CACHE, G, P
 from .model import THQA
-from .train import HOLDOUT, before_after
+from .train import before_after, held_out
 
 ROOT = Path(__file__).resolve().parents[2]
 BANDS = THQA(bands=True)
@@ -135,7 +135,7 @@ def main() -> None:
     torch.set_num_threads(1)
     weights = [float(w) for w in a.weights.split(",")]
     files = sorted(a.data.glob("*.npz"))
-    held = [f for f in files if f.stem.rstrip("T") in HOLDOUT]
+    held = [f for f in files if held_out(f)]
     xh, yh, ih, ph = load(held)
     if a.other:
         other = network_scores(a.other[0], ph)

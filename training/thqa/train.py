@@ -34,6 +34,11 @@ from .model import MS_FLIP, MS_TRANSPOSE, NMS, THQA, K, _gauss, mflops, n_params
 HOLDOUT = ("A09", "A14", "B05", "B08")  # B05/B08: same person, kept together
 
 
+def held_out(path: Path) -> bool:
+    """Whether a clip variant's file (any of its variants, e.g. the transposed A14T) is held out."""
+    return path.stem.rstrip("T") in HOLDOUT
+
+
 def _valid_blur(x: np.ndarray) -> np.ndarray:
     from scipy.ndimage import correlate1d
 
@@ -246,7 +251,7 @@ def main() -> None:
     rng = np.random.default_rng(a.seed)
     files = sorted(a.data.glob("*.npz"))
     files = [f for f in files if not f.name.endswith(".tmp.npz")]
-    hold = [] if a.no_holdout else [f for f in files if f.stem.rstrip("T") in HOLDOUT]
+    hold = [] if a.no_holdout else [f for f in files if held_out(f)]
     tr = [f for f in files if f not in hold]
     print(f"train clips ({len(tr)}): {' '.join(f.stem for f in tr)}")
     print(f"holdout clips ({len(hold)}): {' '.join(f.stem for f in hold)}")
