@@ -110,7 +110,9 @@ fn main() {
             runners.push((
                 label,
                 Box::new(move || {
-                    net.borrow_mut().run(&x[0], &x[1], &x[2], &mut r, &mut s);
+                    net.borrow_mut()
+                        .run(&x[0], &x[1], &x[2], &mut r, &mut s)
+                        .expect("buffers of the planned shapes");
                 }),
             ));
         }

@@ -201,6 +201,50 @@ fn a_missing_model_is_a_resource_error_that_names_the_file() {
 }
 
 #[test]
+fn a_model_with_wrong_channel_counts_is_a_settings_error_and_the_element_lives_on() {
+    init();
+    for backend in ["cpu", "tract"] {
+        let pipeline = gst::parse::launch(&format!(
+            "videotestsrc num-buffers=2 ! video/x-raw,width=32,height=16 \
+             ! ntiresr name=sr backend={backend} model-location={} ! fakesink",
+            data("wrong_residual.onnx").display()
+        ))
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        let bus = pipeline.bus().unwrap();
+        let finish = |pipeline: &gst::Pipeline| {
+            let _ = pipeline.set_state(gst::State::Playing);
+            let msg = bus
+                .timed_pop_filtered(
+                    gst::ClockTime::from_seconds(60),
+                    &[gst::MessageType::Eos, gst::MessageType::Error],
+                )
+                .expect("neither finished nor failed");
+            pipeline.set_state(gst::State::Null).unwrap();
+            match msg.view() {
+                gst::MessageView::Error(e) => Some(e.error()),
+                _ => None,
+            }
+        };
+        let error = finish(&pipeline).expect("a wrong model is an error");
+        assert!(
+            error.matches(gst::LibraryError::Settings),
+            "{backend}: {error}"
+        );
+        assert!(
+            error.message().contains("wrong_residual.onnx")
+                && error.message().contains("\"residual\""),
+            "{backend}: {error}"
+        );
+        // The same element, given a good model, starts and runs.
+        let sr = pipeline.by_name("sr").unwrap();
+        sr.set_property("model-location", tiny_model());
+        assert_eq!(finish(&pipeline).map(|e| e.to_string()), None, "{backend}");
+    }
+}
+
+#[test]
 fn absurd_caps_ranges_negotiate_nothing_and_do_not_panic() {
     let mut h = harness_with("tiny.onnx", 40, 24);
     let absurd = gst::Caps::builder("video/x-raw")

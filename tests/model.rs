@@ -106,6 +106,23 @@ fn bad_models_are_named_and_explained() {
     );
 }
 
+#[test]
+fn wrong_channel_counts_are_contract_errors_that_name_the_file_and_tensor() {
+    // Declared: residual [1, 48, h, w]. Undeclared: state_out [1, c, h, w], 8 when run.
+    for (file, tensor, count) in [
+        ("wrong_residual.onnx", "\"residual\"", "48"),
+        ("wrong_state_out.onnx", "\"state_out\"", "8"),
+    ] {
+        let err = Network::from_file(&data(file)).unwrap_err();
+        assert!(matches!(err, ModelError::Contract(_)), "{err:?}");
+        let err = err.to_string();
+        assert!(
+            err.contains(file) && err.contains(tensor) && err.contains(count),
+            "{err}"
+        );
+    }
+}
+
 // With the `cuda` feature the backend exists: these check the build without it.
 #[cfg(not(feature = "cuda"))]
 #[test]

@@ -2,7 +2,7 @@
 //! of one stream: the same interface as [`super::tract_session::TractSession`].
 
 use super::fast::{FastNet, Isa};
-use super::network::Network;
+use super::network::{INPUTS, Network, OUTPUTS};
 use super::planes::{IN_CHANNELS, OUT_CHANNELS};
 use super::rows_out::RowsOut;
 use crate::onnx::ModelError;
@@ -32,11 +32,49 @@ impl std::fmt::Debug for FastSession {
     }
 }
 
+/// Why [`FastSession::new`] gives no session.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The planner does not cover the model (an op, attribute or shape): tract runs it.
+    NotCovered(String),
+    /// The model's tensors break the contract: nothing may run it.
+    Contract(ModelError),
+}
+
 impl FastSession {
-    /// Plans `net` for a `(w, h)` chroma grid on `isa`, or says why the fast path does not
-    /// cover it (the caller then runs tract).
-    pub fn new(net: &Network, grid: (usize, usize), isa: Isa) -> Result<Self, String> {
-        let fast = FastNet::plan(&net.bytes, grid, isa)?;
+    /// Plans `net` for a `(w, h)` chroma grid on `isa`: a refusal says why the fast path does not
+    /// cover it (the caller then runs tract), or that the planned tensors break the contract.
+    pub fn new(net: &Network, grid: (usize, usize), isa: Isa) -> Result<Self, Refusal> {
+        let fast = FastNet::plan(&net.bytes, grid, isa).map_err(Refusal::NotCovered)?;
+        let (w, h) = grid;
+        let expected = [
+            [IN_CHANNELS, h, w],
+            [IN_CHANNELS, h, w],
+            [net.state_channels, h, w],
+            [OUT_CHANNELS, h, w],
+            [net.state_channels, h, w],
+        ];
+        let planned = fast.input_shapes().into_iter().chain(fast.output_shapes());
+        let names = INPUTS.iter().chain(&OUTPUTS);
+        for ((shape, want), name) in planned.zip(expected).zip(names) {
+            if shape != want {
+                return Err(Refusal::Contract(ModelError::Contract(format!(
+                    "model {}: {} \"{name}\" has {} channels of {}x{}, the contract needs {} \
+                     ({:?} for a {w}x{h} grid)",
+                    net.name,
+                    if INPUTS.contains(name) {
+                        "input"
+                    } else {
+                        "output"
+                    },
+                    shape[0],
+                    shape[2],
+                    shape[1],
+                    want[0],
+                    want
+                ))));
+            }
+        }
         let cells = grid.0 * grid.1;
         let state = net.state_channels * cells;
         Ok(FastSession {
@@ -83,13 +121,16 @@ impl FastSession {
         } else {
             &self.frame
         };
-        let finite = self.net.run_into(
-            &self.frame,
-            prev,
-            &self.state,
-            residual,
-            &mut self.state_out,
-        );
+        let finite = self
+            .net
+            .run_into(
+                &self.frame,
+                prev,
+                &self.state,
+                residual,
+                &mut self.state_out,
+            )
+            .map_err(|e| ModelError::Run(format!("model {}: {e}", self.name)))?;
         if let Some(k) = finite.iter().position(|&f| !f) {
             return Err(ModelError::Run(format!(
                 "model {}: output \"{}\" holds a non-finite value",

@@ -4,10 +4,10 @@
 use std::fmt;
 
 use tract_onnx::prelude::*;
-use tract_onnx::tract_hir::infer::Factoid;
+use tract_onnx::tract_hir::infer::{Factoid, InferenceFact};
 use tract_onnx::tract_hir::internal::DimLike;
 
-use super::planes::IN_CHANNELS;
+use super::planes::{IN_CHANNELS, OUT_CHANNELS};
 use super::session::Session;
 use crate::onnx::{self, ModelError};
 
@@ -64,17 +64,48 @@ impl Network {
         let parsed = onnx::parse(bytes, &what)?;
         let (input_order, output_order) = parsed.order(INPUTS, OUTPUTS, &what)?;
         let model = parsed.model;
-        let state_dim = model
-            .input_fact(input_order[2])
-            .ok()
-            .and_then(|f| f.shape.dims().nth(1).cloned())
-            .and_then(|d| d.concretize())
-            .and_then(|d| d.to_usize().ok());
-        let state_channels = state_dim.ok_or_else(|| {
+        let channels = |fact: TractResult<&InferenceFact>| {
+            fact.ok()
+                .and_then(|f| f.shape.dims().nth(1).cloned())
+                .and_then(|d| d.concretize())
+                .and_then(|d| d.to_usize().ok())
+        };
+        let state_channels = channels(model.input_fact(input_order[2])).ok_or_else(|| {
             ModelError::Contract(format!(
                 "{what}: input \"state\" must declare a fixed channel count [1, C, h, w]"
             ))
         })?;
+        // Every channel count the model declares, before anything runs it.
+        let declared = [
+            (
+                INPUTS[0],
+                channels(model.input_fact(input_order[0])),
+                IN_CHANNELS,
+            ),
+            (
+                INPUTS[1],
+                channels(model.input_fact(input_order[1])),
+                IN_CHANNELS,
+            ),
+            (
+                OUTPUTS[0],
+                channels(model.output_fact(output_order[0])),
+                OUT_CHANNELS,
+            ),
+            (
+                OUTPUTS[1],
+                channels(model.output_fact(output_order[1])),
+                state_channels,
+            ),
+        ];
+        for (name, got, want) in declared {
+            if let Some(got) = got.filter(|&got| got != want) {
+                return Err(ModelError::Contract(format!(
+                    "{what}: \"{name}\" declares {got} channels, the contract needs {want} \
+                     ([1, {want}, h, w]; \"state\" declares {state_channels})"
+                )));
+            }
+        }
         let mut net = Network {
             name: name.to_string(),
             bytes: bytes.to_vec(),
@@ -110,12 +141,15 @@ impl Network {
         self.locality.map(|l| l.reach)
     }
 
-    /// Runs the model once on a tiny grid and checks every output shape and value.
+    /// Runs the model once on a tiny grid and checks every output shape and value: a model that
+    /// cannot run there breaks the contract.
     fn check_shapes(&mut self) -> Result<(), ModelError> {
         let mut session = Session::new(self, (3, 2), Backend::Cpu, 1)?;
         session.pack_with(|f| f.fill(0.5));
-        session.step()?;
-        Ok(())
+        session.step().map_err(|e| match e {
+            ModelError::Run(m) => ModelError::Contract(format!("{m} (on a 3x2 test grid)")),
+            other => other,
+        })
     }
 }
 

@@ -3,7 +3,7 @@
 //! CPU, by tract otherwise. Both give the same outputs within 1e-5 (`fast` tests).
 
 use super::fast::Isa;
-use super::fast_session::FastSession;
+use super::fast_session::{FastSession, Refusal};
 use super::network::{Backend, Network};
 use super::rows_out::RowsOut;
 use super::tract_session::TractSession;
@@ -30,7 +30,8 @@ impl Session {
         let why_not_fast = match backend {
             Backend::Cpu => match FastSession::new(net, grid, Isa::detect()) {
                 Ok(fast) => return Ok(Session::Fast(Box::new(fast))),
-                Err(why) => Some(why),
+                Err(Refusal::NotCovered(why)) => Some(why),
+                Err(Refusal::Contract(e)) => return Err(e),
             },
             Backend::Tract | Backend::Cuda => None,
         };

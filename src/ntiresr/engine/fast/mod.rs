@@ -126,8 +126,8 @@ impl FastNet {
     }
 
     /// One step of the network, single-threaded. Inputs and outputs are NCHW f32 with the
-    /// shapes of [`FastNet::input_shapes`] / [`FastNet::output_shapes`] (panics otherwise).
-    /// Whether every value of each output is finite.
+    /// shapes of [`FastNet::input_shapes`] / [`FastNet::output_shapes`]; any other length is an
+    /// error naming the tensor, and nothing runs. Whether every value of each output is finite.
     pub fn run(
         &mut self,
         frame: &[f32],
@@ -135,8 +135,15 @@ impl FastNet {
         state: &[f32],
         residual: &mut [f32],
         state_out: &mut [f32],
-    ) -> [bool; 2] {
+    ) -> Result<[bool; 2], String> {
         let [c, h, w] = self.prog.outputs[0];
+        if residual.len() != c * h * w {
+            return Err(format!(
+                "output {}: {} values, {c} channels of {h} rows of {w} expected",
+                graph::OUTPUTS[0],
+                residual.len()
+            ));
+        }
         let residual = RowsOut::whole(residual, c, h, w);
         self.run_into(frame, prev, state, &residual, state_out)
     }
@@ -150,29 +157,33 @@ impl FastNet {
         state: &[f32],
         residual: &RowsOut,
         state_out: &mut [f32],
-    ) -> [bool; 2] {
+    ) -> Result<[bool; 2], String> {
         let inputs = [frame, prev, state];
         for (i, (x, d)) in inputs.iter().zip(&self.prog.inputs).enumerate() {
-            assert_eq!(
-                x.len(),
-                d.iter().product::<usize>(),
-                "input {}",
-                graph::INPUTS[i]
-            );
+            let want = d.iter().product::<usize>();
+            if x.len() != want {
+                return Err(format!(
+                    "input {}: {} values, {want} ({d:?}) expected",
+                    graph::INPUTS[i],
+                    x.len()
+                ));
+            }
         }
         let [rc, rh, rw] = self.prog.outputs[0];
-        assert!(
-            residual.channels_and_width() == (rc, rw) && residual.run_rows().end <= rh,
-            "output {}: {rc} channels of {rh} rows of {rw} expected",
-            graph::OUTPUTS[0],
-        );
+        if residual.channels_and_width() != (rc, rw) || residual.run_rows().end > rh {
+            return Err(format!(
+                "output {}: {rc} channels of {rh} rows of {rw} expected",
+                graph::OUTPUTS[0],
+            ));
+        }
         let [sc, sh, sw] = self.prog.outputs[1];
-        assert_eq!(
-            state_out.len(),
-            sc * sh * sw,
-            "output {}",
-            graph::OUTPUTS[1]
-        );
+        if state_out.len() != sc * sh * sw {
+            return Err(format!(
+                "output {}: {} values, {sc} channels of {sh} rows of {sw} expected",
+                graph::OUTPUTS[1],
+                state_out.len()
+            ));
+        }
         let state_out = RowsOut::whole(state_out, sc, sh, sw);
         let outs: [&RowsOut; 2] = [residual, &state_out];
         let mem = exec::Mem {
@@ -191,7 +202,7 @@ impl FastNet {
                 p[s] += t0.elapsed().as_secs_f64();
             }
         }
-        finite
+        Ok(finite)
     }
 
     /// The kernel family in use.

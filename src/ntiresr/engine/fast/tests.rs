@@ -205,8 +205,9 @@ fn check(m: &ModelProto, grid: (usize, usize), isa: Isa, rows: usize, what: &str
         .map(|s| vec![f32::NAN; s.iter().product()]);
     let (mut r, mut s) = (r, s);
     let junk = inputs(shapes, 999);
-    net.run(&junk[0], &junk[1], &junk[2], &mut r, &mut s);
-    let finite = net.run(&x[0], &x[1], &x[2], &mut r, &mut s);
+    net.run(&junk[0], &junk[1], &junk[2], &mut r, &mut s)
+        .unwrap();
+    let finite = net.run(&x[0], &x[1], &x[2], &mut r, &mut s).unwrap();
     assert_eq!(
         finite, [true; 2],
         "{what} {isa:?} grid {grid:?}: finite outputs"
@@ -247,7 +248,7 @@ fn a_non_finite_output_is_reported_on_every_isa() {
         for at in [0, 5 * 13 + 7] {
             let mut x = inputs(shapes, 7);
             x[0][at] = f32::NAN;
-            let finite = net.run(&x[0], &x[1], &x[2], &mut r, &mut s);
+            let finite = net.run(&x[0], &x[1], &x[2], &mut r, &mut s).unwrap();
             // The residual carries the NaN; the state may lose it in a clamp (x86's max/min
             // give the finite operand), and is reported as it comes out.
             let really = [&r, &s].map(|o| o.iter().all(|v| v.is_finite()));
@@ -257,7 +258,9 @@ fn a_non_finite_output_is_reported_on_every_isa() {
                 "{isa:?}: a NaN input at {at}"
             );
             let clean = inputs(shapes, 7);
-            let finite = net.run(&clean[0], &clean[1], &clean[2], &mut r, &mut s);
+            let finite = net
+                .run(&clean[0], &clean[1], &clean[2], &mut r, &mut s)
+                .unwrap();
             assert_eq!(finite, [true; 2], "{isa:?}: the next clean frame");
         }
     }
@@ -351,7 +354,35 @@ fn one_net_per_thread() {
     let mut net = FastNet::plan(TINY, (9, 4), Isa::detect()).unwrap();
     let x = inputs(net.input_shapes(), 3);
     let [mut r, mut s] = net.output_shapes().map(|s| vec![0f32; s.iter().product()]);
-    std::thread::spawn(move || net.run(&x[0], &x[1], &x[2], &mut r, &mut s))
+    let finite = std::thread::spawn(move || net.run(&x[0], &x[1], &x[2], &mut r, &mut s))
         .join()
+        .unwrap()
         .unwrap();
+    assert_eq!(finite, [true, true]);
+}
+
+#[test]
+fn buffers_of_the_wrong_length_are_errors_naming_the_tensor() {
+    let mut net = FastNet::plan(TINY, (9, 4), Isa::Portable).unwrap();
+    let x = inputs(net.input_shapes(), 3);
+    let [mut r, mut s] = net.output_shapes().map(|s| vec![0f32; s.iter().product()]);
+    let short = &x[0][1..];
+    let e = net.run(short, &x[1], &x[2], &mut r, &mut s).unwrap_err();
+    assert!(e.contains("frame"), "{e}");
+    let e = net
+        .run(&x[0], &x[1], &x[2][..7], &mut r, &mut s)
+        .unwrap_err();
+    assert!(e.contains("state"), "{e}");
+    let mut wide = vec![0f32; r.len() / 2];
+    let e = net.run(&x[0], &x[1], &x[2], &mut wide, &mut s).unwrap_err();
+    assert!(e.contains("residual"), "{e}");
+    let e = net
+        .run(&x[0], &x[1], &x[2], &mut r, &mut s[1..])
+        .unwrap_err();
+    assert!(e.contains("state_out"), "{e}");
+    // Still runs with the right buffers.
+    assert_eq!(
+        net.run(&x[0], &x[1], &x[2], &mut r, &mut s),
+        Ok([true, true])
+    );
 }
