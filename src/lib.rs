@@ -16,6 +16,7 @@ use gst::glib;
 
 mod ntiresr;
 mod onnx;
+mod ready_only;
 mod stats;
 mod thqa;
 

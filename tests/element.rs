@@ -205,3 +205,47 @@ fn preset_chooses_the_embedded_model() {
     );
     assert_eq!(overridden, fidelity);
 }
+
+#[test]
+fn descriptions_name_every_format_and_stats_field() {
+    init();
+    for name in ["ntiresr", "thqa"] {
+        let element = gst::ElementFactory::make(name).build().unwrap();
+        let stats = element.property::<gst::Structure>("stats");
+        let blurb = element
+            .find_property("stats")
+            .unwrap()
+            .blurb()
+            .unwrap_or_default()
+            .to_string();
+        for field in stats.fields() {
+            assert!(
+                blurb.contains(field.as_str()),
+                "{name}: `{field}` not in {blurb:?}"
+            );
+        }
+    }
+    let factory = gst::ElementFactory::find("ntiresr").unwrap();
+    let description = factory.metadata(gst::ELEMENT_METADATA_DESCRIPTION).unwrap();
+    let sink = factory
+        .static_pad_templates()
+        .into_iter()
+        .find(|t| t.name_template() == "sink")
+        .unwrap()
+        .caps();
+    let formats: Vec<String> = sink
+        .structure(0)
+        .unwrap()
+        .get::<gst::List>("format")
+        .unwrap()
+        .iter()
+        .map(|v| v.get::<String>().unwrap())
+        .collect();
+    for format in &formats {
+        assert!(
+            description.contains(format.as_str()),
+            "{format} not in {description:?}"
+        );
+    }
+    assert!(description.contains("own SIMD kernels"), "{description:?}");
+}

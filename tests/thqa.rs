@@ -289,3 +289,44 @@ fn default_message_rate_suits_a_bus_nobody_drains() {
     );
     assert!(messages.last().unwrap().get::<bool>("final").unwrap());
 }
+
+#[test]
+fn model_location_is_refused_while_running_and_the_rest_applies() {
+    init();
+    let element = gst::ElementFactory::make("thqa")
+        .property("model-location", tiny_quality_model())
+        .build()
+        .unwrap();
+    let mut harness = gst_check::Harness::with_element(&element, Some("sink"), Some("src"));
+    let bus = gst::Bus::new();
+    element.set_bus(Some(&bus));
+    harness.set_src_caps_str("video/x-raw,format=I420,width=32,height=16,framerate=25/1");
+    let frame = |i: u32| stamped(raw_frame(VideoFormat::I420, 32, 16, i), i as u64);
+    harness.push_and_pull(frame(0)).unwrap();
+    element.set_property("model-location", "/elsewhere/q.onnx");
+    element.set_property("interval", 3u32);
+    assert_eq!(
+        element.property::<Option<String>>("model-location"),
+        Some(tiny_quality_model()),
+        "the property names the model that runs"
+    );
+    assert_eq!(
+        element.property::<u32>("interval"),
+        3,
+        "interval applies while playing"
+    );
+    let warning = bus
+        .pop_filtered(&[gst::MessageType::Warning])
+        .expect("a warning on the bus");
+    let gst::MessageView::Warning(warning) = warning.view() else {
+        unreachable!()
+    };
+    assert!(
+        warning.error().message().contains("model-location"),
+        "{}",
+        warning.error()
+    );
+    // Still scoring with the model it started with.
+    harness.push_and_pull(frame(1)).unwrap();
+    element.set_bus(None);
+}

@@ -48,6 +48,7 @@ use super::engine::planes::{Plane, PlaneMut};
 use super::engine::upscaler::Upscaler;
 use super::{Backend, Preset};
 use crate::onnx;
+use crate::ready_only;
 use crate::stats::Stats;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -177,7 +178,9 @@ impl ObjectImpl for NtireSr {
                     .nick("Statistics")
                     .blurb(
                         "frames (processed), resets (of the temporal state), mean-ms and \
-                         max-ms (network + composition time per frame)",
+                         max-ms (network + composition time per frame), failed (frames \
+                         upscaled by plain bicubic because the network step failed), dropped \
+                         (input buffers that held no whole frame)",
                     )
                     .read_only()
                     .build(),
@@ -189,25 +192,7 @@ impl ObjectImpl for NtireSr {
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         // Every writable property is read when the element starts (`mutable_ready`): once it
         // runs, a change would silently do nothing, so it is refused.
-        if self.obj().current_state() > gst::State::Ready {
-            gst::warning!(
-                CAT,
-                imp = self,
-                "property `{}` can only be changed in the NULL or READY state: ignored",
-                pspec.name()
-            );
-            let _ = self.obj().post_message(
-                gst::message::Warning::builder(
-                    gst::CoreError::StateChange,
-                    &format!(
-                        "ntiresr: property `{}` can only be changed in the NULL or READY state; \
-                         the change is ignored",
-                        pspec.name()
-                    ),
-                )
-                .src(&*self.obj())
-                .build(),
-            );
+        if ready_only::refuse_while_running(self.obj().upcast_ref(), *CAT, pspec.name()) {
             return;
         }
         let mut settings = self.settings.lock().unwrap();
@@ -249,8 +234,8 @@ impl ElementImpl for NtireSr {
             gst::subclass::ElementMetadata::new(
                 "NTIRE talking-head x4 super-resolution",
                 "Filter/Effect/Converter/Video/Scaler",
-                "Upscales I420 video x4 and removes H.265 artifacts with a causal recurrent \
-                 network (tract)",
+                "Upscales I420 or NV12 video x4 and removes H.265 artifacts with a causal \
+                 recurrent network (the plugin's own SIMD kernels, or tract)",
                 "ntiresr developers",
             )
         });

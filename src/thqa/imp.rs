@@ -59,6 +59,7 @@ use super::clip_score::ClipScore;
 use super::model::{MAX_SCORE, QualityModel};
 use super::patches::{LumaLayout, LumaMatrix, LumaView};
 use crate::onnx;
+use crate::ready_only;
 use crate::stats::Stats;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -265,6 +266,13 @@ impl ObjectImpl for Thqa {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        // The model is loaded when the element starts: a change once it runs would name a model
+        // that is not running, so it is refused. The other properties apply at once.
+        if pspec.name() == "model-location"
+            && ready_only::refuse_while_running(self.obj().upcast_ref(), *CAT, pspec.name())
+        {
+            return;
+        }
         let mut settings = self.settings.lock().unwrap();
         match pspec.name() {
             "model-location" => settings.model_location = value.get().expect("type checked"),
