@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 import time
 import uuid
 from collections import defaultdict
@@ -35,11 +36,19 @@ MANIFEST = "manifest.jsonl"
 
 
 class SetupError(Exception):
-    """The run cannot start (no scheduler, no worker, a worker without the elements)."""
+    """The run cannot start (bad options or OUT_DIR, no scheduler, no worker, a worker without the
+    elements)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line (exit 2), as every other setup failure."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="scripts/batch",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -91,7 +100,28 @@ def parse_args(argv):
         p.error("--workers is for the LocalCluster; a --scheduler's cluster has its own workers")
     if a.model is not None and not a.model.is_file():
         p.error(f"{a.model}: no such file")
+    if a.n_threads < 0:
+        p.error(f"--n-threads must be 0 (automatic) or more, not {a.n_threads}")
+    if not a.stall_timeout >= 0:
+        p.error(f"--stall-timeout must be 0 (none) or more seconds, not {a.stall_timeout}")
+    in_dir, out_dir = a.in_dir.resolve(), a.out_dir.resolve()
+    if out_dir == in_dir:
+        p.error(f"OUT_DIR is IN_DIR ({in_dir}): the outputs would be taken for inputs; name another folder")
+    if in_dir.is_relative_to(out_dir):
+        p.error(f"IN_DIR {in_dir} is inside OUT_DIR {out_dir}: outputs could land among the inputs")
     return a
+
+
+def prepare_out_dir(out_dir):
+    """Creates OUT_DIR if needed and checks that a file can be written there; SetupError if not."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SetupError(f"OUT_DIR {out_dir}: not a directory")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".batch-write-check-"):
+            pass
+    except OSError as e:
+        raise SetupError(f"OUT_DIR {out_dir}: cannot write there ({e.strerror or e})") from e
 
 
 def find_inputs(in_dir, out_dir):
@@ -107,19 +137,35 @@ def find_inputs(in_dir, out_dir):
 
 
 def output_paths(inputs, in_dir, out_dir):
-    """OUT_DIR/<relative path>.mp4, the extension replaced; inputs that would share an output
-    (call.mkv, call.webm) keep theirs (call.mkv.mp4, call.webm.mp4)."""
+    """OUT_DIR/<relative path>.mp4, the extension replaced, each input its own output. Where inputs
+    would share a name, an .mp4 input keeps its own (call.mp4) and the others keep their
+    extension (call.mkv.mp4, call.webm.mp4), then a number (call.mkv.2.mp4) until no other input
+    has that name. The names depend on the set of inputs only, not on their order."""
     in_dir, out_dir = in_dir.resolve(), out_dir.resolve()
-    rel = {i: i.relative_to(in_dir) for i in inputs}
-    outs = {i: out_dir / r.with_suffix(".mp4") for i, r in rel.items()}
+    rel = {i: i.relative_to(in_dir) for i in sorted(inputs)}
+    first = {i: r.with_suffix(".mp4") for i, r in rel.items()}
     count = defaultdict(int)
-    for o in outs.values():
+    for o in first.values():
         count[o] += 1
-    return {i: (o if count[o] == 1 else out_dir / f"{rel[i]}.mp4") for i, o in outs.items()}
+    # Unique first choices, and .mp4 inputs' own names, are settled before any clash is resolved,
+    # so no fallback takes them.
+    names = {i: o for i, o in first.items() if count[o] == 1 or rel[i] == o}
+    taken = set(first.values())
+    for i, r in rel.items():
+        if i in names:
+            continue
+        name, n = Path(f"{r}.mp4"), 1
+        while name in taken:
+            n += 1
+            name = Path(f"{r}.{n}.mp4")
+        taken.add(name)
+        names[i] = name
+    return {i: out_dir / names[i] for i in inputs}
 
 
 def previous_records(out_dir):
-    """The last record per input from an earlier run's manifest and unfinished manifest."""
+    """The last record per input from an earlier run's manifest, unfinished manifest, and the
+    records workers left beside outputs that no manifest got (a client stopped hard)."""
     prev = {}
     for name in (MANIFEST, f".{MANIFEST}.part"):
         try:
@@ -132,7 +178,26 @@ def previous_records(out_dir):
                         pass
         except FileNotFoundError:
             pass
+    for path in out_dir.rglob(".*.record.json"):
+        r = _read_record(path)
+        if r is not None:
+            prev[r["input"]] = r
     return prev
+
+
+def _read_record(path):
+    """The record a worker left at `path`, or None (missing, unreadable)."""
+    try:
+        with open(path) as f:
+            r = json.load(f)
+        return r if isinstance(r, dict) and "input" in r and "output" in r else None
+    except (OSError, ValueError):
+        return None
+
+
+def claimed_by_another(inp, out, prev):
+    """Whether an earlier run's manifest says `out` was written for another input."""
+    return any(r.get("output") == str(out) and r.get("input") != str(inp) for r in prev.values())
 
 
 def skipped_record(inp, out, prev):
@@ -186,6 +251,15 @@ def _cleanup_partials(out):
             pass
 
 
+def _drop_records(out_dir):
+    """Removes the records workers left beside outputs, once the manifest holds them."""
+    for p in [*out_dir.rglob(".*.record.json"), *out_dir.rglob(".*.record.json.*.tmp")]:
+        try:
+            p.unlink()
+        except OSError:
+            pass
+
+
 def _log(msg):
     print(msg, flush=True)
 
@@ -224,14 +298,14 @@ def run(args):
     cloudpickle.register_pickle_by_value(worker)
 
     out_dir = args.out_dir.resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    prepare_out_dir(out_dir)
     inputs = find_inputs(args.in_dir, out_dir)
     outputs = output_paths(inputs, args.in_dir, out_dir)
     prev = previous_records(out_dir)
     records, todo = [], []
     for inp in inputs:
         out = outputs[inp]
-        if out.is_file() and out.stat().st_size > 0:
+        if out.is_file() and out.stat().st_size > 0 and not claimed_by_another(inp, out, prev):
             records.append(skipped_record(inp, out, prev))
         else:
             todo.append(inp)
@@ -242,15 +316,28 @@ def run(args):
         for r in records:
             manifest.write(json.dumps(r) + "\n")
         manifest.flush()
-        failed = 0
+        failed, interrupted = 0, False
         if todo:
             client, cluster = start_client(args, len(todo))
             try:
                 failed = _process(args, client, worker, todo, outputs, records, manifest)
+            except KeyboardInterrupt:
+                interrupted = True
             finally:
                 client.close()
                 if cluster is not None:
                     cluster.close()
+            # Every worker has stopped: a file that completed after the client stopped listening
+            # (interrupted) has its record beside it.
+            recorded = {r["input"] for r in records}
+            for inp in todo:
+                out = outputs[inp]
+                r = _read_record(worker.record_path(str(out)))
+                if str(inp) not in recorded and r is not None and r["input"] == str(inp) and out.is_file():
+                    records.append(r)
+                    manifest.write(json.dumps(r) + "\n")
+                _cleanup_partials(out)
+            manifest.flush()
     records.sort(key=lambda r: r["input"])
     tmp = out_dir / f".{MANIFEST}.tmp"
     with open(tmp, "w") as f:
@@ -258,10 +345,13 @@ def run(args):
             f.write(json.dumps(r) + "\n")
     os.replace(tmp, out_dir / MANIFEST)
     part.unlink()
+    _drop_records(out_dir)
     n = defaultdict(int)
     for r in records:
         n[r["status"]] += 1
     _log(f"batch: ok {n['ok']}, skipped {n['skipped']}, error {n['error']}; manifest {out_dir / MANIFEST}")
+    if interrupted:
+        raise KeyboardInterrupt
     return 1 if failed else 0
 
 
@@ -269,13 +359,15 @@ def _process(args, client, worker, todo, outputs, records, manifest):
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
 
-    probes = client.run(worker.probe)
+    probes = client.run(worker.probe, args.x264)
     for address, p in sorted(probes.items()):
         if p["missing"]:
             raise SetupError(
                 f"worker {address} on {p['host']} lacks {', '.join(p['missing'])}"
                 " (GST_PLUGIN_PATH, the Debian packages of scripts/setup-debian)"
             )
+        if p.get("unknown_x264"):
+            raise SetupError(f"--x264: x264enc has no property {', '.join(p['unknown_x264'])}")
     threads = threads_by_cores(probes)
     try:
         deaths = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures)
@@ -366,5 +458,5 @@ def main(argv=None):
         print(f"batch: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        _log("batch: interrupted; outputs done so far are complete, rerun to go on")
+        _log("batch: interrupted; outputs done so far are complete and in the manifest, rerun to go on")
         return 130

@@ -13,6 +13,7 @@ This module imports only the standard library, gi and distributed: the client pi
 repository, only Python with Dask and gi, and the plugin on GST_PLUGIN_PATH.
 """
 
+import json
 import os
 import socket
 import time
@@ -55,16 +56,20 @@ def _this_worker():
     return w.address, int(state.nthreads if state is not None else w.nthreads)
 
 
-def probe():
+def probe(x264=""):
     """Run on every worker by the client (`client.run`) before it submits: where the worker runs,
-    the cores it may use, its task slots, and whether it can make the elements."""
-    missing = []
+    the cores it may use, its task slots, whether it can make the elements, and the x264enc
+    properties among `x264` (gst-launch style) that its x264enc does not have."""
+    missing, unknown = [], []
     try:
         Gst = _gst()
         version = Gst.version_string()
         for f in ("ntiresr", "thqa", "decodebin", "videoconvert", "x264enc", "mp4mux"):
             if Gst.ElementFactory.find(f) is None:
                 missing.append(f)
+        enc = Gst.ElementFactory.make("x264enc", None)
+        if enc is not None:
+            unknown = [k for k, _, _ in (o.partition("=") for o in x264.split()) if enc.find_property(k) is None]
     except (_Failed, ValueError) as e:
         version = f"no gi: {e}"
         missing.append("gi")
@@ -76,6 +81,7 @@ def probe():
         "slots": slots,
         "gstreamer": version,
         "missing": missing,
+        "unknown_x264": unknown,
     }
 
 
@@ -369,6 +375,10 @@ def upscale_file(job):
             raise _Failed(f"{run.frames_in} frames in, {run.frames_out} out")
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        # The record goes beside the output before the output appears: a file that completes while
+        # the client is going away (interrupted) is still recorded with its figures.
+        done = dict(rec, status="ok", seconds=round(time.monotonic() - started, 3), finished=_now())
+        write_record(record_path(job["output"]), done)
         os.replace(tmp, job["output"])
         rec["status"] = "ok"
     except _Failed as e:
@@ -380,5 +390,25 @@ def upscale_file(job):
             except FileNotFoundError:
                 pass
         rec["seconds"] = round(time.monotonic() - started, 3)
-        rec["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        rec["finished"] = _now()
     return rec
+
+
+def _now():
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def record_path(output):
+    """Where the worker leaves an output's record until the client has it in the manifest."""
+    out_dir, name = os.path.split(output)
+    return os.path.join(out_dir, f".{name}.record.json")
+
+
+def write_record(path, rec):
+    """Writes `rec` as JSON at `path` atomically (a temporary renamed)."""
+    tmp = f"{path}.{socket.gethostname()}-{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(rec, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -166,3 +167,90 @@ def test_scheduler_and_workers_as_processes(clip_dir, tmp_path):
     left = {p.name: p.read_text() for p in crash.iterdir()}
     assert not left, (left, r.stdout, cluster_log)
     print(f"scheduler + 2 worker processes: {secs:.1f} s")
+
+
+def _one_line_refusal(r, *words):
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = (r.stdout + r.stderr).strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in lines[0], lines
+    assert all(w in lines[0] for w in words), lines
+
+
+def test_setup_failures_are_one_line_and_exit_2_before_any_worker(clip_dir, tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    if os.geteuid() != 0:
+        read_only = tmp_path / "ro"
+        read_only.mkdir(mode=0o555)
+    else:
+        read_only = Path("/sys/kernel")  # sysfs: no new file, even for root
+    cases = [
+        ((clip_dir, clip_dir), ("OUT_DIR is IN_DIR",)),
+        ((clip_dir / "sub", clip_dir), ("inside OUT_DIR",)),
+        ((clip_dir, a_file), ("not a directory",)),
+        ((clip_dir, a_file / "out"), ("cannot write",)),
+        ((clip_dir, read_only), ("cannot write",)),
+        (("--n-threads", -1, clip_dir, tmp_path / "o1"), ("--n-threads",)),
+        (("--stall-timeout", -5, clip_dir, tmp_path / "o2"), ("--stall-timeout",)),
+    ]
+    for args, words in cases:
+        r, secs = batch(*args)
+        _one_line_refusal(r, *words)
+        assert secs < 30, (args, secs)  # no cluster was started
+    assert not any(clip_dir.rglob("*.mp4.mp4")), "nothing was upscaled into IN_DIR"
+    # Checked on the workers before any file is given to them.
+    r, _ = batch("--x264", "speed-preset=fast no-such-option=1", clip_dir, tmp_path / "o3")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stdout + r.stderr
+    assert "no-such-option" in r.stderr.strip().splitlines()[-1], r.stderr
+    assert not list((tmp_path / "o3").rglob("*.mp4")), "no file was run"
+
+
+def test_a_file_finished_after_the_client_left_keeps_its_figures(clip_dir, tmp_path):
+    """A worker that completed a file whose result never reached the client (interrupted) left its
+    record beside the output: the rerun skips the file with that run's figures."""
+    import batch.worker as worker
+
+    out = tmp_path / "out"
+    job = {"input": str(clip_dir / "a.mp4"), "output": str(out / "a.mp4"), "model": str(TINY), "n_threads": 1}
+    done = worker.upscale_file(job)
+    assert done["status"] == "ok", done
+    r, _ = batch(clip_dir, out)
+    assert r.returncode == 1, r.stdout + r.stderr  # the corrupt file
+    rec = manifest(out)["a.mp4"]
+    assert rec["status"] == "skipped", rec
+    assert (rec["frames_out"], rec["stats"]) == (FRAMES, done["stats"]), rec
+    assert not [p for p in out.rglob(".*") if p.is_file()], "records beside outputs are removed"
+
+
+def test_an_interrupted_run_records_every_output_it_leaves(clip_dir, tmp_path):
+    out = tmp_path / "out"
+    e = dict(os.environ, BATCH_PYTHON=sys.executable)
+    proc = subprocess.Popen(
+        [str(BATCH), "--model", str(TINY), "--workers", "1", "--n-threads", "1", clip_dir, out],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=e,
+        start_new_session=True,
+    )
+    seen = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith("[1/"):
+                os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: to the whole group, workers too
+                break
+        rest, _ = proc.communicate(timeout=RUN_TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    log = "".join(seen) + rest
+    assert proc.returncode == 130, log
+    records = {r["output"]: r for r in manifest(out).values()}
+    outputs = sorted(out.rglob("*.mp4"))
+    assert outputs, log
+    for path in outputs:
+        rec = records.get(str(path))
+        assert rec and rec["status"] == "ok" and rec["frames_out"] == FRAMES, (path, rec, log)
+    assert not [p for p in out.rglob(".*") if p.is_file()], log

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from batch.cli import find_inputs, output_paths, skipped_record, threads_by_cores
+from batch.cli import claimed_by_another, find_inputs, output_paths, skipped_record, threads_by_cores
 from batch.worker import core_set
 
 
@@ -34,3 +34,22 @@ def test_skipped_record_carries_the_figures_of_the_run_that_made_it():
     r = skipped_record(Path("/in/a.mp4"), Path("/out/a.mp4"), prev)
     assert (r["status"], r["frames_out"], r["stats"], r["worker"]) == ("skipped", 10, {"frames": 10}, None)
     assert "frames_out" not in skipped_record(Path("/in/b.mp4"), Path("/out/b.mp4"), prev)
+
+
+def test_every_input_gets_its_own_output_name(tmp_path):
+    i, o = tmp_path / "in", tmp_path / "out"
+    names = ["a.mkv", "a.webm", "a.mkv.mp4", "a.mkv.2.mp4", "a.mp4", "b.MP4", "b.mp4", "c.h265", "c.265", "c.mp4"]
+    found = [i / n for n in names]
+    outs = output_paths(found, i, o)
+    assert len(set(outs.values())) == len(found), outs
+    assert all(q.parent == o and q.suffix == ".mp4" for q in outs.values()), outs
+    # An input whose first choice no other input wants keeps it; the order given changes nothing.
+    assert outs[i / "a.mp4"] == o / "a.mp4" and outs[i / "a.mkv.mp4"] == o / "a.mkv.mp4"
+    assert output_paths(list(reversed(found)), i, o) == outs
+
+
+def test_an_output_another_input_wrote_is_not_taken_as_done():
+    prev = {"/in/a.mkv.mp4": {"input": "/in/a.mkv.mp4", "output": "/out/a.mkv.mp4", "status": "ok"}}
+    assert claimed_by_another(Path("/in/a.mkv"), Path("/out/a.mkv.mp4"), prev)
+    assert not claimed_by_another(Path("/in/a.mkv.mp4"), Path("/out/a.mkv.mp4"), prev)
+    assert not claimed_by_another(Path("/in/b.mkv"), Path("/out/b.mp4"), prev)
