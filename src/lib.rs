@@ -1,6 +1,7 @@
 //! ntiresr: x4 super-resolution and H.265 artifact removal for talking-head video, as a
-//! GStreamer element run by tract on the CPU (or CUDA with the `cuda` feature), and `thqa`, a
-//! pass-through monitor that scores talking-head video quality live.
+//! GStreamer element whose network runs on the CPU by the plugin's own SIMD kernels (tract loads
+//! and checks it, and runs what the kernels do not cover; CUDA with the `cuda` feature), and
+//! `thqa`, a pass-through monitor that scores talking-head video quality live.
 //!
 //! Elements: [`ntiresr`](ntiresr/imp/index.html) and [`thqa`](thqa/imp/index.html); their
 //! models are embedded, their contracts in `models/README.md` and `models/thqa.md`.

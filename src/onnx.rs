@@ -75,6 +75,8 @@ impl std::error::Error for ModelError {}
 
 /// A parsed ONNX model and its tensor names, in the model's order.
 pub struct Parsed {
+    /// The protobuf as read (what the own kernels plan from).
+    pub proto: tract_onnx::pb::ModelProto,
     pub model: InferenceModel,
     pub inputs: Vec<String>,
     pub outputs: Vec<String>,
@@ -112,8 +114,12 @@ pub fn read(path: &Path) -> Result<(String, Vec<u8>), ModelError> {
 pub fn parse(bytes: &[u8], what: &str) -> Result<Parsed, ModelError> {
     let parse_err =
         |e: String| ModelError::Parse(format!("{what}: not a readable ONNX model ({e})"));
-    let model = tract_onnx::onnx()
-        .model_for_read(&mut &bytes[..])
+    let onnx = tract_onnx::onnx();
+    let proto = onnx
+        .proto_model_for_read(&mut &bytes[..])
+        .map_err(|e| parse_err(format!("{e:#}")))?;
+    let model = onnx
+        .model_for_proto_model(&proto)
         .map_err(|e| parse_err(format!("{e:#}")))?;
     let names = |outlets: &[OutletId]| -> Vec<String> {
         outlets
@@ -137,6 +143,7 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Parsed, ModelError> {
             .map_err(|e| parse_err(e.to_string()))?,
     );
     Ok(Parsed {
+        proto,
         model,
         inputs,
         outputs,

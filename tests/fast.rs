@@ -45,7 +45,7 @@ fn test_model_on_own_kernels_matches_tract() {
 #[test]
 fn a_model_the_own_kernels_do_not_cover_runs_on_tract_and_says_why() {
     let network = Network::from_file(&data("global_mean.onnx")).unwrap();
-    let session = Session::new(&network, (8, 6), Backend::Cpu, 1).unwrap();
+    let session = Session::new(&network, (8, 6), Backend::Cpu, None).unwrap();
     let kernels = session.kernels();
     assert!(
         kernels.starts_with("tract (") && kernels.contains("ReduceMean"),

@@ -21,7 +21,7 @@ fn check_parity(network: &Network, sample: &Path) {
     let (s1, rest) = rest.split_at(ns);
     let (r1, s2) = rest.split_at(nr);
 
-    let mut session = Session::new(network, (w, h), Backend::Cpu, 1).unwrap();
+    let mut session = Session::new(network, (w, h), Backend::Cpu, None).unwrap();
     let max_err = |a: &[f32], b: &[f32]| {
         a.iter()
             .zip(b)
@@ -128,7 +128,7 @@ fn wrong_channel_counts_are_contract_errors_that_name_the_file_and_tensor() {
 #[test]
 fn cuda_backend_fails_cleanly_without_cuda() {
     let network = Network::from_file(&data("tiny.onnx")).unwrap();
-    let err = Session::new(&network, (4, 4), Backend::Cuda, 1)
+    let err = Session::new(&network, (4, 4), Backend::Cuda, None)
         .unwrap_err()
         .to_string();
     assert!(err.contains("cuda"), "{err}");

@@ -43,7 +43,7 @@ use gst_video::subclass::prelude::*;
 
 use super::caps::{self, FACTOR};
 use super::continuity::Continuity;
-use super::engine::network::{self, Network};
+use super::engine::network::Network;
 use super::engine::planes::{Plane, PlaneMut};
 use super::engine::upscaler::Upscaler;
 use super::{Backend, Preset};
@@ -418,11 +418,7 @@ impl VideoFilterImpl for NtireSr {
             .clone()
             .ok_or_else(|| gst::loggable_error!(CAT, "set_info before start"))?;
         let (w, h) = (in_info.width() as usize, in_info.height() as usize);
-        let backend = match settings.backend {
-            Backend::Cpu => network::Backend::Cpu,
-            Backend::Tract => network::Backend::Tract,
-            Backend::Cuda => network::Backend::Cuda,
-        };
+        let backend = settings.backend;
         // Planning takes a while: no lock is held meanwhile.
         let upscaler = Upscaler::new(
             &network,

@@ -1,4 +1,4 @@
-//! The `ntiresr` element: I420 in, I420 at 4x width and height out.
+//! The `ntiresr` element: I420 or NV12 in, the same format at 4x width and height out.
 
 use gst::glib;
 use gst::prelude::*;
@@ -7,6 +7,8 @@ mod caps;
 mod continuity;
 pub(crate) mod engine;
 mod imp;
+
+pub use engine::network::Backend;
 
 /// The default model (`preset=fidelity`), embedded in the plugin (see `models/README.md`).
 pub const EMBEDDED_MODEL: &[u8] = include_bytes!("../../models/ntiresr.onnx");
@@ -18,29 +20,6 @@ pub const EMBEDDED_DETAIL_MODEL: &[u8] = include_bytes!("../../models/ntiresr-de
 glib::wrapper! {
     pub struct NtireSr(ObjectSubclass<imp::NtireSr>)
         @extends gst_video::VideoFilter, gst_base::BaseTransform, gst::Element, gst::Object;
-}
-
-/// Where the network runs (the `backend` property).
-#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum, Default)]
-#[repr(u32)]
-#[enum_type(name = "GstNtireSrBackend")]
-pub enum Backend {
-    #[default]
-    #[enum_value(
-        name = "CPU: the plugin's own SIMD kernels where they cover the model, tract otherwise",
-        nick = "cpu"
-    )]
-    Cpu = 0,
-    #[enum_value(
-        name = "CUDA: tract-cuda (needs the `cuda` cargo feature and a CUDA driver)",
-        nick = "cuda"
-    )]
-    Cuda = 1,
-    #[enum_value(
-        name = "CPU: tract alone (the reference the own kernels are checked against)",
-        nick = "tract"
-    )]
-    Tract = 2,
 }
 
 /// Which embedded model runs (the `preset` property) when no `model-location` is set.

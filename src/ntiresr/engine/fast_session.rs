@@ -1,10 +1,9 @@
 //! A network run by our own kernels ([`super::fast`]) for one grid size, with the temporal state
 //! of one stream: the same interface as [`super::tract_session::TractSession`].
 
-use super::fast::{FastNet, Isa};
+use super::fast::{DEFAULT_ROWS_PER_SWEEP, FastNet, Isa, RowsOut};
 use super::network::{INPUTS, Network, OUTPUTS};
 use super::planes::{IN_CHANNELS, OUT_CHANNELS};
-use super::rows_out::RowsOut;
 use crate::onnx::ModelError;
 
 /// [`FastNet`] with its input and output buffers, kept from frame to frame.
@@ -45,7 +44,8 @@ impl FastSession {
     /// Plans `net` for a `(w, h)` chroma grid on `isa`: a refusal says why the fast path does not
     /// cover it (the caller then runs tract), or that the planned tensors break the contract.
     pub fn new(net: &Network, grid: (usize, usize), isa: Isa) -> Result<Self, Refusal> {
-        let fast = FastNet::plan(&net.bytes, grid, isa).map_err(Refusal::NotCovered)?;
+        let fast = FastNet::plan_proto(&net.proto, grid, isa, DEFAULT_ROWS_PER_SWEEP)
+            .map_err(Refusal::NotCovered)?;
         let (w, h) = grid;
         let expected = [
             [IN_CHANNELS, h, w],

@@ -187,9 +187,9 @@ fn blend_row_portable(out: &mut [u8], rows: [&[f32]; 4], residual: &[f32], weigh
 ///
 /// `residual` is the whole network output (`OUT_CHANNELS x gh x gw`); `first_channel` and `block`
 /// select the plane's sub-pixel channels (0 and 8 for luma, 64/80 and 4 for U/V). `scratch` is
-/// reused between calls to avoid per-frame allocation. Tall planes are composed in up to
-/// bands of rows at once: one on the calling thread and one on each of `helpers`' threads (kept
-/// from frame to frame, not spawned).
+/// reused between calls to avoid per-frame allocation. Tall planes are composed in as many
+/// bands of rows as `workers` has threads: one on the calling thread, the others on the pool's
+/// (kept from frame to frame, not spawned).
 #[allow(clippy::too_many_arguments)]
 pub fn upscale_add(
     src: Plane,
@@ -199,7 +199,7 @@ pub fn upscale_add(
     first_channel: usize,
     block: usize,
     scratch: &mut Vec<f32>,
-    helpers: Option<&rayon::ThreadPool>,
+    workers: Option<&rayon::ThreadPool>,
 ) {
     let ph = phases();
     let (gw, gh) = grid_size;
@@ -223,7 +223,7 @@ pub fn upscale_add(
     }
     let scratch = &mut scratch[..needed];
     // Both passes run in bands of rows on every core when the plane is tall enough.
-    let pool = helpers.filter(|_| dst.height >= 256);
+    let pool = workers.filter(|_| dst.height >= 256);
     in_bands(pool, scratch, row_len, |band, first_row| {
         let mut padded = Vec::with_capacity(src.width + 4);
         let mut gathered = Vec::new();
@@ -292,8 +292,8 @@ pub fn upscale_add(
     in_bands(pool, data, stride, vertical);
 }
 
-/// Runs `f(band, first_row)` on bands of whole rows (`row` elements each; the last may be
-/// short) of `data`: one band on the calling thread and one on each of `pool`'s (kept) threads.
+/// Runs `f(band, first_row)` on as many bands of whole rows (`row` elements each; the last may
+/// be short) of `data` as `pool` has threads: one on the calling thread, the rest on the pool.
 fn in_bands<T: Send>(
     pool: Option<&rayon::ThreadPool>,
     data: &mut [T],
@@ -301,7 +301,7 @@ fn in_bands<T: Send>(
     f: impl Fn(&mut [T], usize) + Sync,
 ) {
     let rows = data.len().div_ceil(row);
-    let bands = pool.map_or(1, |p| p.current_num_threads() + 1);
+    let bands = pool.map_or(1, |p| p.current_num_threads());
     let rows_per_band = rows.div_ceil(bands).max(1);
     let mut chunks = data.chunks_mut(rows_per_band * row).enumerate();
     let Some((_, first)) = chunks.next() else {
@@ -446,9 +446,9 @@ mod tests {
             height: out_h,
         };
         let mut scratch = Vec::new();
-        let helpers = (threads > 1).then(|| {
+        let workers = (threads > 1).then(|| {
             rayon::ThreadPoolBuilder::new()
-                .num_threads(threads - 1)
+                .num_threads(threads)
                 .build()
                 .unwrap()
         });
@@ -460,7 +460,7 @@ mod tests {
             first_channel,
             block,
             &mut scratch,
-            helpers.as_ref(),
+            workers.as_ref(),
         );
         let ph = phases();
         let at = |x: isize, y: isize| {

@@ -2,11 +2,11 @@
 //! one stream: by the plugin's own kernels ([`super::fast`]) where they cover the model on the
 //! CPU, by tract otherwise. Both give the same outputs within 1e-5 (`fast` tests).
 
-use super::fast::Isa;
+use super::fast::{Isa, RowsOut};
 use super::fast_session::{FastSession, Refusal};
 use super::network::{Backend, Network};
-use super::rows_out::RowsOut;
 use super::tract_session::TractSession;
+use super::workers::Workers;
 use crate::onnx::ModelError;
 
 /// One stream's network run, by either engine.
@@ -19,13 +19,13 @@ pub enum Session {
 }
 
 impl Session {
-    /// Plans `net` for a `(w, h)` chroma grid on `backend` with `threads` (0: all cores; the
-    /// fast path runs on one).
+    /// Plans `net` for a `(w, h)` chroma grid on `backend`; tract runs on `workers` when there
+    /// are any (the fast path runs on the calling thread).
     pub fn new(
         net: &Network,
         grid: (usize, usize),
         backend: Backend,
-        threads: usize,
+        workers: Option<&Workers>,
     ) -> Result<Self, ModelError> {
         let why_not_fast = match backend {
             Backend::Cpu => match FastSession::new(net, grid, Isa::detect()) {
@@ -35,7 +35,7 @@ impl Session {
             },
             Backend::Tract | Backend::Cuda => None,
         };
-        let tract = TractSession::new(net, grid, backend, threads)?;
+        let tract = TractSession::new(net, grid, backend, workers)?;
         Ok(Session::Tract(tract, why_not_fast))
     }
 
@@ -102,38 +102,6 @@ impl Session {
         match self {
             Session::Fast(s) => Ok(s.recurrent_state()),
             Session::Tract(s, _) => s.recurrent_state(),
-        }
-    }
-}
-
-/// Whether every value is finite, in one vectorised pass: `v * 0` is 0 for a finite value and NaN
-/// otherwise, summed over 16 independent lanes.
-pub(super) fn all_finite(data: &[f32]) -> bool {
-    let mut lanes = [0.0f32; 16];
-    let chunks = data.chunks_exact(16);
-    let tail = chunks.remainder();
-    for chunk in chunks {
-        for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            *lane += v * 0.0;
-        }
-    }
-    lanes.iter().chain(tail).all(|v| v.is_finite())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::all_finite;
-
-    #[test]
-    fn finds_any_non_finite_value() {
-        let mut data = vec![1.5f32; 37];
-        assert!(all_finite(&data));
-        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
-            for at in [0, 15, 16, 36] {
-                data[at] = bad;
-                assert!(!all_finite(&data), "{bad} at {at}");
-                data[at] = 1.5;
-            }
         }
     }
 }

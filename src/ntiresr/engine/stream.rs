@@ -6,10 +6,11 @@
 //! executor shares one convolution between cores far less well than two independent ones.
 
 use super::bands::{self, Band};
+use super::fast::RowsOut;
 use super::network::{Backend, Network};
 use super::planes::{self, OUT_CHANNELS, Plane};
-use super::rows_out::RowsOut;
 use super::session::Session;
+use super::workers::Workers;
 use crate::onnx::ModelError;
 
 /// Runs a [`Network`] on frames of one size, keeping one stream's temporal state.
@@ -20,48 +21,42 @@ pub struct Stream {
     owns: Vec<std::ops::Range<usize>>,
     /// The frame's residual, each band writing its own rows.
     residual: Vec<f32>,
-    /// The threads that run every band but the first (kept, so that their scratch space stays
-    /// warm); `None` with a single band.
-    helpers: Option<rayon::ThreadPool>,
+    /// The upscaler's threads, which run every band but the first; `None` with a single band.
+    workers: Option<Workers>,
     grid: (usize, usize),
     /// Why the network runs on the whole frame at once, when it does.
     whole_frame_because: Option<String>,
 }
 
 impl Stream {
-    /// Plans `network` for a `grid` (chroma-grid size) on `threads` (already resolved: not 0).
+    /// Plans `network` for a `grid` (chroma-grid size) on `threads` (already resolved: not 0)
+    /// of the upscaler's `workers`.
     pub fn new(
         network: &Network,
         grid: (usize, usize),
         backend: Backend,
         threads: usize,
+        workers: Option<&Workers>,
     ) -> Result<Self, ModelError> {
-        let (bands, whole_frame_because) = match Self::plan_bands(network, grid, backend, threads) {
-            Ok(bands) => (bands, None),
-            Err(why) => {
-                let whole = Band {
-                    input: 0..grid.1,
-                    own: 0..grid.1,
-                };
-                let session = Session::new(network, grid, backend, threads)?;
-                (vec![(whole, session)], Some(why))
-            }
-        };
-        let helpers = match bands.len() {
-            1 => None,
-            n => Some(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(n - 1)
-                    .thread_name(|i| format!("ntiresr-band-{}", i + 1))
-                    .build()
-                    .map_err(|e| ModelError::Run(format!("cannot start the band threads: {e}")))?,
-            ),
-        };
+        let (bands, whole_frame_because) =
+            match Self::plan_bands(network, grid, backend, threads, workers) {
+                Ok(bands) => (bands, None),
+                Err(why) => {
+                    let whole = Band {
+                        input: 0..grid.1,
+                        own: 0..grid.1,
+                    };
+                    let shared = workers.filter(|_| threads > 1);
+                    let session = Session::new(network, grid, backend, shared)?;
+                    (vec![(whole, session)], Some(why))
+                }
+            };
+        let workers = workers.filter(|_| bands.len() > 1).cloned();
         Ok(Stream {
             owns: bands.iter().map(|(band, _)| band.own.clone()).collect(),
             residual: vec![0.0; OUT_CHANNELS * grid.0 * grid.1],
             bands,
-            helpers,
+            workers,
             grid,
             whole_frame_because,
         })
@@ -83,8 +78,9 @@ impl Stream {
         grid: (usize, usize),
         backend: Backend,
         threads: usize,
+        workers: Option<&Workers>,
     ) -> Result<Vec<(Band, Session)>, String> {
-        if backend == Backend::Cuda || threads < 2 {
+        if backend == Backend::Cuda || threads < 2 || workers.is_none() {
             return Err(format!("{threads} thread(s) on {backend:?}"));
         }
         let Some(locality) = network.locality() else {
@@ -98,7 +94,7 @@ impl Stream {
         split
             .into_iter()
             .map(|band| {
-                let session = Session::new(network, (grid.0, band.rows()), backend, 1)
+                let session = Session::new(network, (grid.0, band.rows()), backend, None)
                     .map_err(|e| format!("a band could not be planned: {e}"))?;
                 Ok((band, session))
             })
@@ -152,8 +148,8 @@ impl Stream {
         {
             let mut jobs = self.bands.iter_mut().zip(targets).zip(results.iter_mut());
             let ((first, first_target), first_result) = jobs.next().expect("bands");
-            match &self.helpers {
-                Some(pool) => pool.in_place_scope(|scope| {
+            match &self.workers {
+                Some(workers) => workers.pool().in_place_scope(|scope| {
                     for ((band, target), result) in jobs {
                         scope.spawn(|_| *result = run(band, target));
                     }

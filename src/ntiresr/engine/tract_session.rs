@@ -8,10 +8,10 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::runtime::{RunOptions, Runnable, State, runtime_for_name};
 use tract_onnx::tract_hir::internal::InferenceFact;
 
-use super::network::{Backend, Network, OUTPUTS, resolve_threads};
+use super::fast::{RowsOut, all_finite};
+use super::network::{Backend, Network, OUTPUTS};
 use super::planes::{IN_CHANNELS, OUT_CHANNELS};
-use super::rows_out::RowsOut;
-use super::session::all_finite;
+use super::workers::Workers;
 use crate::onnx::{ModelError, fill_reused};
 
 /// A network planned for one grid size, with the temporal state of one stream.
@@ -32,12 +32,12 @@ pub struct TractSession {
 }
 
 impl TractSession {
-    /// Plans `net` for a `(w, h)` chroma grid on `backend` with `threads` (0: all cores).
+    /// Plans `net` for a `(w, h)` chroma grid on `backend`, on `workers` when there are any.
     pub fn new(
         net: &Network,
         grid: (usize, usize),
         backend: Backend,
-        threads: usize,
+        workers: Option<&Workers>,
     ) -> Result<TractSession, ModelError> {
         let (w, h) = grid;
         let contract = |what: String| ModelError::Contract(format!("model {}: {what}", net.name));
@@ -71,10 +71,8 @@ impl TractSession {
         let runtime = runtime_for_name(runtime)
             .map_err(|e| unusable(format!("backend \"{runtime}\" is not usable here: {e:#}")))?
             .ok_or_else(|| unusable(format!("backend \"{runtime}\" is not available")))?;
-        let threads = resolve_threads(threads);
         let options = RunOptions {
-            executor: (threads > 1)
-                .then(|| tract_linalg::multithread::Executor::multithread(threads)),
+            executor: workers.map(Workers::executor),
             ..Default::default()
         };
         let runnable = runtime

@@ -1,10 +1,11 @@
-//! One I420 frame in, one x4 I420 frame out: the network's residual (of the frame, or averaged
-//! with that of its mirror image) and the composition.
+//! One frame's planes in (I420 or NV12), its x4 planes out: the network's residual (of the frame,
+//! or averaged with that of its mirror image) and the composition.
 
 use super::mirror;
-use super::network::{Backend, Network, resolve_threads};
+use super::network::{Backend, Network};
 use super::planes::{self, Plane, PlaneMut};
 use super::stream::Stream;
+use super::workers::{Workers, resolve_threads};
 use crate::onnx::ModelError;
 
 /// Runs a [`Network`] on frames of one size, keeping the stream's temporal state.
@@ -14,8 +15,8 @@ pub struct Upscaler {
     mirror: Option<Mirror>,
     width: usize,
     scratch: Vec<f32>,
-    /// The composition's helper threads (kept, as the bands' are): one fewer than the network's.
-    helpers: Option<rayon::ThreadPool>,
+    /// The threads everything runs on: the bands, the mirror stream, the composition.
+    workers: Option<Workers>,
     /// The last step failed: the composition adds nothing (the plain bicubic upscale).
     failed: bool,
     /// The zero residual of a failed step, allocated on the first failure.
@@ -24,12 +25,11 @@ pub struct Upscaler {
 
 /// The second stream of the mirror ensemble: the mirrored frames, their own network stream and
 /// the averaged residual. With two threads or more, each stream has half of them and the mirrored
-/// one runs on a thread of its own (kept, as the bands' are) beside the direct one.
+/// one runs on one of the upscaler's threads beside the direct one.
 struct Mirror {
     stream: Stream,
     planes: [Vec<u8>; 3],
     averaged: Vec<f32>,
-    beside: Option<rayon::ThreadPool>,
 }
 
 impl Upscaler {
@@ -50,41 +50,23 @@ impl Upscaler {
             (true, 2..) => (threads / 2, threads - threads / 2),
             _ => (threads, threads),
         };
-        let direct = Stream::new(network, grid, backend, own)?;
+        let workers = Workers::new(threads)?;
+        let direct = Stream::new(network, grid, backend, own, workers.as_ref())?;
         let mirror = if mirror_ensemble {
-            let beside = (threads > 1)
-                .then(|| {
-                    rayon::ThreadPoolBuilder::new()
-                        .num_threads(1)
-                        .thread_name(|_| "ntiresr-mirror".into())
-                        .build()
-                })
-                .transpose()
-                .map_err(|e| ModelError::Run(format!("cannot start the mirror thread: {e}")))?;
             Some(Mirror {
-                stream: Stream::new(network, grid, backend, other)?,
+                stream: Stream::new(network, grid, backend, other, workers.as_ref())?,
                 planes: Default::default(),
                 averaged: vec![0.0; direct.residual_len()],
-                beside,
             })
         } else {
             None
         };
-        let helpers = (threads > 1)
-            .then(|| {
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads - 1)
-                    .thread_name(|i| format!("ntiresr-compose-{}", i + 1))
-                    .build()
-            })
-            .transpose()
-            .map_err(|e| ModelError::Run(format!("cannot start the composition threads: {e}")))?;
         Ok(Upscaler {
             direct,
             mirror,
             width,
             scratch: Vec::new(),
-            helpers,
+            workers,
             failed: false,
             zeros: Vec::new(),
         })
@@ -140,7 +122,6 @@ impl Upscaler {
         let Mirror {
             stream,
             planes: [y, u, v],
-            beside,
             ..
         } = mirror;
         let mut step_mirrored = || {
@@ -152,10 +133,10 @@ impl Upscaler {
             stream.step(flipped)
         };
         let direct = &mut self.direct;
-        let (direct_result, mirrored_result) = match beside {
-            Some(pool) => {
+        let (direct_result, mirrored_result) = match &self.workers {
+            Some(workers) => {
                 let mut mirrored_result = Ok(());
-                let direct_result = pool.in_place_scope(|scope| {
+                let direct_result = workers.pool().in_place_scope(|scope| {
                     scope.spawn(|_| mirrored_result = step_mirrored());
                     direct.step(input)
                 });
@@ -198,7 +179,7 @@ impl Upscaler {
             first_channel,
             block,
             &mut self.scratch,
-            self.helpers.as_ref(),
+            self.workers.as_ref().map(Workers::pool),
         );
     }
 }

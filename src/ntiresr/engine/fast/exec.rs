@@ -1,12 +1,13 @@
 //! Running a planned program: gathers and scatters by index arithmetic, convs by the kernels,
 //! rows of ring buffers addressed modulo their depth.
 
-use super::conv::{EpiRt, KMAX, RowIo, conv_row};
+use super::conv::conv_row;
+use super::finite::all_finite;
 use super::isa::Isa;
+use super::layer::{EpiRt, KMAX, RowIo};
 use super::plan::{BORDER, Epi, MAX_EPI, Program, Step};
+use super::rows_out::RowsOut;
 use super::view::{Base, ChanMap, PointOp};
-use crate::ntiresr::engine::rows_out::RowsOut;
-use crate::ntiresr::engine::session::all_finite;
 
 /// A buffer at run time: `depth` rows of `row` floats (row r in slot r % depth), `h` rows in all.
 #[derive(Clone, Copy, Debug)]

@@ -15,7 +15,7 @@
 //! edges, rows, columns and samples on large ones). Anything else is refused with the node's
 //! name and the reason.
 
-use super::conv::{BLOCK, ConvLayer};
+use super::layer::{BLOCK, ConvLayer};
 use super::plan::{BufGeom, Epi, MAX_EPI, Program, Step};
 use super::proto::{Const, attr, attr_f, attr_i, attr_ints, attr_s, declared_dims, decode_tensor};
 use super::view::{Base, Kind, PointOp, Views};
@@ -709,10 +709,10 @@ impl Builder {
             return Err(format!("pads {pads:?} (at most 1 is covered)"));
         }
         let (kh, kw, sy, sx) = (ws[2], ws[3], strides[0] as usize, strides[1] as usize);
-        if kh > super::conv::KMAX {
+        if kh > super::layer::KMAX {
             return Err(format!(
                 "kernel height {kh} (at most {} is covered)",
-                super::conv::KMAX
+                super::layer::KMAX
             ));
         }
         let p = |i: usize| pads[i] as usize;

@@ -2,7 +2,7 @@
 //! accumulators; per (tap, input channel) two weight vector loads and `NP` broadcasts feeding
 //! `2 NP` FMAs.
 
-use super::conv::{BLOCK, ConvLayer, EpiRt, RowIo, strips};
+use super::layer::{BLOCK, ConvLayer, EpiRt, RowIo, strips};
 use super::view::PointOp;
 use std::arch::x86_64::*;
 

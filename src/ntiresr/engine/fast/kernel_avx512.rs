@@ -1,7 +1,7 @@
 //! AVX-512F kernel: 16 output channels of a pixel in one zmm, a strip of `NP` pixels in `NP`
 //! accumulators; per (tap, input channel) one weight vector load and `NP` broadcast FMAs.
 
-use super::conv::{BLOCK, ConvLayer, EpiRt, RowIo, strips};
+use super::layer::{BLOCK, ConvLayer, EpiRt, RowIo, strips};
 use super::view::PointOp;
 use std::arch::x86_64::*;
 

@@ -13,23 +13,27 @@
 
 mod conv;
 mod exec;
+mod finite;
 mod graph;
 mod isa;
 #[cfg(target_arch = "x86_64")]
 mod kernel_avx2;
 #[cfg(target_arch = "x86_64")]
 mod kernel_avx512;
+mod layer;
 mod plan;
 mod proto;
+mod rows_out;
 mod schedule;
 #[cfg(test)]
 mod tests;
 mod transpose;
 mod view;
 
+pub use finite::all_finite;
 pub use isa::Isa;
+pub use rows_out::RowsOut;
 
-use super::rows_out::RowsOut;
 use plan::Program;
 use schedule::Schedule;
 use std::time::Instant;

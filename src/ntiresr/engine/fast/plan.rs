@@ -1,6 +1,6 @@
 //! The planned program: buffers, steps, and which memory each buffer lives in.
 
-use super::conv::ConvLayer;
+use super::layer::ConvLayer;
 use super::transpose::Block16;
 use super::view::{ChanMap, PointOp};
 
