@@ -10,9 +10,11 @@ from .paths import DATA
 
 # MANIFEST.md "detail" column: about half resolution. They are halved (Lanczos) before use in
 # training so that the truth carries real detail; in evaluation they are scored as they are.
-SOFT = {"A06", "A07", "A08", "A09", "A10", "A12", "A13", "A18", "B02"}
-# Pillarboxed clips: the picture area (ffmpeg crop=w:h:x:y).
-CROPS = {"A03": "960:720:160:0"}
+# (D03 and D05, added to the data with the D clips, are soft by the manifest: 49 and 50 dB.)
+SOFT = {"A06", "A07", "A08", "A09", "A10", "A12", "A13", "A18", "B02", "D03", "D05"}
+# Pillarboxed or letterboxed clips: the picture area (ffmpeg crop=w:h:x:y). D10's bottom band
+# is black with burned-in subtitles (manifest: crop=1920:880:0:0).
+CROPS = {"A03": "960:720:160:0", "D10": "1920:880:0:0"}
 
 TRAIN_QPS = (17, 22, 27, 32, 34, 37)
 EVAL_QPS = (22, 27, 32, 37)

@@ -19,6 +19,7 @@ class DeployedPixelNet(nn.Module):
         super().__init__()
         self.state_ch = m.state_ch
         self.head, self.body, self.luma, self.chroma_in = m.head, m.body, m.luma, m.chroma_in
+        self.extra = m.extra  # v10's residual blocks (empty for v5-v9)
         w, b = m.chroma_out.weight.detach()[:, :, 0, 0], m.chroma_out.bias.detach()
         n_out, chroma = w.shape[0], m.chroma_in.out_channels
         luma_ch = (w.shape[1] - chroma) // 4

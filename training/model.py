@@ -135,7 +135,7 @@ class PixelNet(nn.Module):
     """
 
     def __init__(self, channels: int = 16, body: int = 5, state: int = STATE_CH, chroma: int = 16,
-                 rep: int = 0):
+                 rep: int = 0, extra: int = 0):
         super().__init__()
         if state % 4:
             raise ValueError(f"state channels must be a multiple of 4, not {state}")
@@ -146,6 +146,10 @@ class PixelNet(nn.Module):
             (lambda i, o, ident=False: nn.Conv2d(i, o, 3, padding=1))
         self.head = conv(4 + state // 4, channels)
         self.body = nn.ModuleList(conv(channels, channels, True) for _ in range(body))
+        # v10 (issue #35): residual blocks after the body, each zero at the start (see ResBlock),
+        # so a trained network grown by them keeps its function exactly.
+        self.extra = nn.ModuleList(ResBlock(conv(channels, channels), conv(channels, channels))
+                                   for _ in range(extra))
         self.luma = conv(channels, 16)
         self.chroma_in = nn.Conv2d(IN_CH, chroma, 3, padding=1)
         self.chroma_out = nn.Conv2d(chroma + 4 * channels, 32 + state, 1)
@@ -174,6 +178,8 @@ class PixelNet(nn.Module):
         f = x
         for conv in self.body:
             f = F.leaky_relu(conv(f), 0.1)
+        for block in self.extra:
+            f = block(f)
         return f + x
 
     def scale_chroma(self, a: float) -> None:
@@ -185,6 +191,26 @@ class PixelNet(nn.Module):
     def grid_scale(self, m: nn.Conv2d) -> float:
         """Positions a conv runs at, relative to the chroma grid."""
         return 1 if m in (self.chroma_in, self.chroma_out) else 4
+
+
+class ResBlock(nn.Module):
+    """f + b(leaky_relu(a(f))), EDSR's block: two 3x3 convs (plain or RepConv, no identity branch)
+    whose second starts at zero (every branch of a RepConv zeroed), so the block starts as the
+    identity, exactly: a network grown by it computes its source's function at step 0, and the
+    zero conv still gets a gradient from the first step (its input a(f) is not zero). Exported,
+    it is two convs, a LeakyRelu and an Add of two conv results, which the plugin's fast kernels
+    fuse (the Add into b's epilogue)."""
+
+    def __init__(self, a: nn.Module, b: nn.Module):
+        super().__init__()
+        self.a, self.b = a, b
+        with torch.no_grad():
+            for name in ("weight", "bias", "project", "point"):  # plain convs: weight, bias
+                if hasattr(b, name):
+                    getattr(b, name).zero_()
+
+    def forward(self, f):
+        return f + self.b(F.leaky_relu(self.a(f), 0.1))
 
 
 def to_cells(r, h: int, w: int):
@@ -204,7 +230,7 @@ def load(path) -> nn.Module:
         rep = s["head.expand"].shape[0] if "head.expand" in s else 0
         model = PixelNet(s["head.weight"].shape[0], count("body"),
                          state=s["chroma_out.weight"].shape[0] - 32,
-                         chroma=s["chroma_in.weight"].shape[0], rep=rep)
+                         chroma=s["chroma_in.weight"].shape[0], rep=rep, extra=count("extra"))
     else:
         model = NtireSR(s["head.weight"].shape[0], count("body"),
                         state=s["tail.weight"].shape[0] - OUT_CH,

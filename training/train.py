@@ -191,7 +191,9 @@ def main() -> None:
                     help="PixelNet: train its luma convs over-parameterised (RepConv, expanded to "
                     "this many channels), fused into plain convs on export; 0: plain convs (v5)")
     ap.add_argument("--refine", type=int, default=0, help="channels of the low-res luma refinement")
-    ap.add_argument("--extra", type=int, default=0, help="zero-initialised residual body blocks")
+    ap.add_argument("--extra", type=int, default=0,
+                    help="zero-initialised residual blocks after the body (pixel: two 3x3 convs "
+                    "each, model.ResBlock; cell: one): a grown model starts at its source's function")
     ap.add_argument("--context", type=int, default=0, help="channels of the quarter-res context")
     ap.add_argument("--readout", type=int, default=0, help="hidden units of the per-cell luma read-out")
     ap.add_argument("--feedback", action="store_true",
@@ -218,6 +220,10 @@ def main() -> None:
                     help="the perceptual terms on every frame of each sequence (default: its last)")
     ap.add_argument("--temporal", type=float, default=0.0,
                     help="weight of the L1 error of consecutive frames' luma change (flicker)")
+    ap.add_argument("--warmup", type=int, default=0,
+                    help="steps of linear warm-up of the rate (fresh Adam on a trained net); 0: none")
+    ap.add_argument("--save-every", type=float, default=120,
+                    help="seconds between writes of <out>/last.pt (the run resumes from it)")
     ap.add_argument("--ema", type=float, default=0.0,
                     help="also keep an exponential moving average of the weights with this decay "
                     "per step (e.g. 0.999), written as final-ema.pt; 0: off")
@@ -231,7 +237,7 @@ def main() -> None:
     rng = random.Random(a.seed)
     a.out.mkdir(parents=True, exist_ok=True)
     if pixel:
-        model = PixelNet(a.channels, a.body, chroma=a.chroma, rep=a.rep)
+        model = PixelNet(a.channels, a.body, chroma=a.chroma, rep=a.rep, extra=a.extra)
     else:
         model = NtireSR(a.channels, a.body, refine=a.refine, extra=a.extra,
                         context=a.context, readout=a.readout, feedback=a.feedback)
@@ -244,18 +250,7 @@ def main() -> None:
         perceptual = Perceptual(a.msssim, a.vmaf, a.vmaf_neg, a.fft)
         print("perceptual weights:", perceptual.w, flush=True)
     ckpt = a.out / "last.pt"
-    step, spent = 0, 0.0
-    if ckpt.exists():
-        s = torch.load(ckpt, weights_only=False)  # our own checkpoint: holds the RNG state
-        model.load_state_dict(s["model"])
-        opt.load_state_dict(s["opt"])
-        if ema is not None:
-            if "ema" not in s:
-                raise SystemExit(f"{ckpt}: no averaged weights to resume --ema from")
-            ema.shadow = s["ema"]
-        step, spent = s["step"], s["seconds"]
-        rng.setstate(s["rng"])
-        print(f"resumed at step {step} ({spent / 60:.1f} min)", flush=True)
+    step, spent = resume(ckpt, model, opt, rng, ema)
     print(f"{gflop(model):.2f} GFLOP per 480x270 frame, "
           f"{sum(p.numel() for p in model.parameters())} parameters", flush=True)
     data = Frames(CACHE, a.soft_weight, a.frames, NATIVE if a.native_soft else None)
@@ -263,8 +258,9 @@ def main() -> None:
     t0, last_save, running = time.time() - spent, time.time(), None
     while time.time() - t0 < budget:
         frac = (time.time() - t0) / budget
-        for g in opt.param_groups:  # cosine decay to 5% of the start rate
-            g["lr"] = a.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * frac)))
+        warm = min(1.0, (step + 1) / a.warmup) if a.warmup else 1.0
+        for g in opt.param_groups:  # cosine decay to 5% of the start rate (after any warm-up)
+            g["lr"] = warm * a.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * frac)))
         loss = unroll(model, a.chroma_weight, *data.batch(a.batch, a.seq, a.crop, rng), a.loss,
                       perceptual, a.perceptual_every, a.temporal)
         if a.single:  # weighted by frames: consecutive crops of a talking head are near copies
@@ -282,7 +278,7 @@ def main() -> None:
             terms = "".join(f" {k} {v:.4f}" for k, v in perceptual.last.items()) if perceptual else ""
             print(f"step {step} {(time.time() - t0) / 60:.1f} min loss {shown * 255:.3f}{terms}",
                   flush=True)
-        if time.time() - last_save > 120:
+        if time.time() - last_save > a.save_every:
             save(ckpt, model, opt, step, time.time() - t0, rng, ema)
             last_save = time.time()
     save(ckpt, model, opt, step, time.time() - t0, rng, ema)
@@ -336,6 +332,23 @@ class WeightAverage:
         d = min(self.decay, (1 + step) / (10 + step))
         for k, v in model.state_dict().items():
             self.shadow[k].lerp_(v, 1 - d)
+
+
+def resume(path: Path, model: nn.Module, opt, rng: random.Random, ema=None) -> tuple[int, float]:
+    """Restores a run from its last.pt, if there is one: weights, optimiser, averaged weights,
+    the data sampler's RNG; returns (step, seconds spent), (0, 0.0) for a fresh run."""
+    if not path.exists():
+        return 0, 0.0
+    s = torch.load(path, weights_only=False)  # our own checkpoint: holds the RNG state
+    model.load_state_dict(s["model"])
+    opt.load_state_dict(s["opt"])
+    if ema is not None:
+        if "ema" not in s:
+            raise SystemExit(f"{path}: no averaged weights to resume --ema from")
+        ema.shadow = s["ema"]
+    rng.setstate(s["rng"])
+    print(f"resumed at step {s['step']} ({s['seconds'] / 60:.1f} min)", flush=True)
+    return s["step"], s["seconds"]
 
 
 def save(path, model, opt, step, seconds, rng, ema=None):
