@@ -33,6 +33,8 @@ SCHEDULER_CONFIG = {
     "distributed.scheduler.worker-saturation": 1.0,
 }
 MANIFEST = "manifest.jsonl"
+# ntiresr's `preset` values (the embedded models).
+PRESETS = ("fidelity", "detail")
 
 
 class SetupError(Exception):
@@ -66,11 +68,18 @@ def parse_args(argv):
         metavar="N",
         help="LocalCluster worker processes, one pipeline each (default: cores, at most one per file)",
     )
-    p.add_argument(
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
+        "--preset",
+        choices=PRESETS,
+        help="the embedded model ntiresr runs (ntiresr preset): fidelity (the default, closest to the "
+        "original) or detail (crisper texture)",
+    )
+    which.add_argument(
         "--model",
         type=Path,
         metavar="PATH",
-        help="ntiresr model-location (a path every worker can read); default: the embedded model",
+        help="ntiresr model-location (a path every worker can read) instead of an embedded model",
     )
     p.add_argument(
         "--n-threads",
@@ -387,6 +396,7 @@ def _process(args, client, worker, todo, outputs, records, manifest):
             "input": str(inp),
             "output": str(outputs[inp]),
             "model": str(args.model.resolve()) if args.model else None,
+            "preset": args.preset,
             "n_threads": args.n_threads or None,
             "threads_by_cores": threads,
             "x264": args.x264,

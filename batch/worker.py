@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 # Test hook: a worker that dies mid-file. When this variable names a folder holding a file named
 # as the input's basename, the worker process exits abruptly after the first frame reaches the
 # encoder, leaving a partial output behind, as many times as that file says (1 when empty),
-# counting down (batch/tests: the file is run again on a worker, or recorded as an error).
+# counting down (batch/test_batch.py: the file is run again on a worker, or recorded as an error).
 CRASH_ENV = "NTIRESR_BATCH_TEST_CRASH_DIR"
 
 
@@ -162,6 +162,8 @@ class _Run:
         self.sr = _make(Gst, "ntiresr", "sr", n_threads=n_threads)
         if job.get("model"):
             self.sr.set_property("model-location", job["model"])
+        if job.get("preset"):
+            Gst.util_set_object_arg(self.sr, "preset", job["preset"])
         self.after = _make(Gst, "thqa", "after", message_interval=0)
         equeue = _make(Gst, "queue", max_size_buffers=4, max_size_bytes=0, max_size_time=0)
         enc = _make(Gst, "x264enc", threads=n_threads)
@@ -340,6 +342,7 @@ def upscale_file(job):
         "frames_out": 0,
         "seconds": None,
         "worker": {"host": socket.gethostname(), "pid": os.getpid(), "address": address},
+        "model": job.get("model") or f"embedded {job.get('preset') or 'fidelity'}",
         "n_threads": None,
         "size_in": None,
         "size_out": None,

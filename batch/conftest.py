@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "data" / "tiny.onnx"
 FRAMES = 10
 TIMEOUT = 60  # seconds, for every helper process but the batch runs themselves

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from batch.tests.conftest import FRAMES, ROOT, TIMEOUT, TINY, decode
+from batch.conftest import FRAMES, ROOT, TIMEOUT, TINY, decode
 
 pytest.importorskip("gi", reason="PyGObject (python3-gi) is not in this interpreter")
 pytestmark = pytest.mark.usefixtures("plugin_env")

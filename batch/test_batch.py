@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from batch.tests.conftest import CLIPS, CORRUPT, FRAMES, ROOT, TIMEOUT, TINY, decode
+from batch.conftest import CLIPS, CORRUPT, FRAMES, ROOT, TIMEOUT, TINY, decode
 
 pytest.importorskip("gi", reason="PyGObject (python3-gi) is not in this interpreter")
 pytestmark = [
@@ -254,3 +254,41 @@ def test_an_interrupted_run_records_every_output_it_leaves(clip_dir, tmp_path):
         rec = records.get(str(path))
         assert rec and rec["status"] == "ok" and rec["frames_out"] == FRAMES, (path, rec, log)
     assert not [p for p in out.rglob(".*") if p.is_file()], log
+
+
+def test_preset_chooses_the_embedded_model(clip_dir, tmp_path):
+    one = tmp_path / "in"
+    one.mkdir()
+    (one / "a.mp4").write_bytes((clip_dir / "a.mp4").read_bytes())
+    e = dict(os.environ, BATCH_PYTHON=sys.executable)
+    frames = {}
+    for preset in ("fidelity", "detail"):
+        out = tmp_path / preset
+        r = subprocess.run(
+            [str(BATCH), "--preset", preset, one, out], capture_output=True, text=True, timeout=RUN_TIMEOUT, env=e
+        )
+        assert r.returncode == 0, r.stdout + r.stderr
+        rec = manifest(out)["a.mp4"]
+        assert rec["status"] == "ok" and rec["model"] == f"embedded {preset}", rec
+        frames[preset] = raw_frames(out / "a.mp4")
+    assert frames["fidelity"] != frames["detail"], "the two presets gave the same pictures"
+    r = subprocess.run(
+        [str(BATCH), "--preset", "detail", "--model", str(TINY), one, tmp_path / "both"],
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        env=e,
+    )
+    _one_line_refusal(r, "--model")
+
+
+def raw_frames(path):
+    """The decoded I420 bytes of every frame of `path`."""
+    desc = f"filesrc location={path} ! decodebin ! videoconvert ! video/x-raw,format=I420 ! fdsink fd=1"
+    out = subprocess.run(
+        ["gst-launch-1.0", "-q", *desc.split()],
+        capture_output=True,
+        timeout=TIMEOUT,
+        check=True,
+    )
+    return out.stdout
