@@ -139,7 +139,7 @@ def test_scheduler_and_workers_as_processes(clip_dir, tmp_path):
     sched_file = tmp_path / "scheduler.json"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["NTIRESR_BATCH_TEST_CRASH_DIR"] = str(crash)
-    # as the README starts a scheduler for batch/: a worker holds only the file it runs
+    # as docs/batch.md starts a scheduler for batch/: a worker holds only the file it runs
     env["DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION"] = "1.0"
     scheduler = f"distributed.cli.dask_scheduler --host 127.0.0.1 --port 0 --no-dashboard --scheduler-file {sched_file}"
     worker = f"distributed.cli.dask_worker --scheduler-file {sched_file} --host 127.0.0.1 --nthreads 1 --no-dashboard"

@@ -7,6 +7,7 @@
 
 use gst::prelude::*;
 
+#[path = "../common/mod.rs"]
 mod common;
 use common::{uint_arg as arg, wait_for_end};
 
