@@ -9,16 +9,19 @@ user's pipeline would; all others take the decoded frames.
 For speed, `method.timer(lr_path, w, h)` returns the wall time to upscale every frame of the raw
 I420 file `lr_path`, start-up included (speed.py subtracts a 1-frame run).
 
-The element is measured in five variants: `ntiresr` (its defaults: `preset=fidelity`,
+The element is measured in seven variants: `ntiresr` (its defaults: `preset=fidelity`,
 `backend=cpu`, the plugin's own SIMD kernels where they cover the model, tract otherwise),
 `ntiresr-tract` (`backend=tract`: tract alone, the path before issue #20), `ntiresr-nv12` (the
 default backend fed NV12, NV12 out), `ntiresr-mirror` (the mirror ensemble) and `ntiresr-detail`
-(`preset=detail`, the other embedded model). `ntiresr-tract` and `ntiresr-nv12` are speed-only
-(`method.speed_only`): tract computes the same network within 1e-5 and NV12 only lays the chroma
-out differently, so their quality figures would be ntiresr's.
+(`preset=detail`, the other embedded model), and `ntiresr-avx2` and `ntiresr-portable` (the own
+kernels' other paths, forced with NTIRESR_ISA; left out where the CPU lacks the path).
+`ntiresr-tract`, `ntiresr-nv12` and the forced paths are speed-only (`method.speed_only`): tract
+and every path compute the same network within 1e-5 and NV12 only lays the chroma out
+differently, so their quality figures would be ntiresr's.
 """
 
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -44,7 +47,13 @@ GST_VARIANTS = {
     "ntiresr-nv12": {"fmt": "NV12"},
     "ntiresr-mirror": {"mirror": True},
     "ntiresr-detail": {"preset": "detail"},
+    # the own kernels' other paths, forced with NTIRESR_ISA (speed only: the same network within
+    # 1e-5); the default variants run the fastest path the CPU has
+    "ntiresr-avx2": {"isa": "avx2"},
+    "ntiresr-portable": {"isa": "portable"},
 }
+# NTIRESR_ISA's paths and the /proc/cpuinfo flags each needs
+ISA_FLAGS = {"avx512": {"avx512f"}, "avx2": {"avx2", "fma"}, "portable": set()}
 ALL = [*GST_VARIANTS, "bicubic", "lanczos", *PEER_FILES]
 
 
@@ -89,6 +98,8 @@ class Gst:
     "tract" is named "ntiresr-tract".
     `fmt`: the pixel format on both pads; "NV12" is named "ntiresr-nv12" and is timed only (for
     speed the raw I420 file is read as NV12: the same byte count, and content does not matter).
+    `isa`: the own kernels' path, forced with NTIRESR_ISA ("avx2" is named "ntiresr-avx2"), timed
+    only.
     With standin=True the element is replaced by `videoscale method=catrom`, a bicubic (to test the
     plumbing before the plugin is built); its results are then named "ntiresr-standin" (with the
     variant's suffix: "ntiresr-standin-tract", ...).
@@ -98,17 +109,21 @@ class Gst:
 
     def __init__(self, standin: bool = False, plugin_path: Path = PLUGIN_PATH, model: Path | None = None,
                  mirror: bool = False, backend: str | None = None, fmt: str = "I420",
-                 preset: str | None = None):
+                 preset: str | None = None, isa: str | None = None):
         self.standin, self.model, self.mirror, self.backend = standin, model, mirror, backend
-        self.fmt = fmt.upper()
+        self.fmt, self.isa = fmt.upper(), isa
         suffix = ("-mirror" if mirror else "") + (f"-{backend}" if backend else "") \
-            + ("" if self.fmt == "I420" else f"-{self.fmt.lower()}") + (f"-{preset}" if preset else "")
+            + ("" if self.fmt == "I420" else f"-{self.fmt.lower()}") + (f"-{preset}" if preset else "") \
+            + (f"-{isa}" if isa else "")
         self.name = ("ntiresr-standin" if standin else "ntiresr") + suffix
-        # tract alone is the same network within 1e-5; NV12 the same computation: quality = ntiresr's
-        self.speed_only = bool(backend == "tract" or self.fmt != "I420")
+        # tract alone and every kernel path are the same network within 1e-5; NV12 the same
+        # computation: quality = ntiresr's
+        self.speed_only = bool(backend == "tract" or self.fmt != "I420" or isa)
         # networks run per frame (the mirror ensemble runs two), for GFLOP/s; 0: no network (stand-in)
         self.networks = 0 if standin else 2 if mirror else 1
         self.env = gst.plugin_env(plugin_path)
+        if isa:
+            self.env["NTIRESR_ISA"] = isa
         self.props = {}
         if model:
             self.props["model-location"] = Path(model).resolve()
@@ -121,6 +136,13 @@ class Gst:
 
     def available(self) -> bool:
         return self.standin or gst.has_element("ntiresr", self.env)
+
+    def missing_isa(self) -> str | None:
+        """The kernel path asked for if this CPU does not run it (None if it does, or none was
+        asked for)."""
+        if self.standin or not self.isa:
+            return None
+        return None if ISA_FLAGS[self.isa] <= cpu_flags() else self.isa
 
     def missing_backend(self) -> str | None:
         """The backend asked for if the element does not offer it (None if it does, or no backend
@@ -206,6 +228,18 @@ class Peer:
         return time.perf_counter() - t
 
 
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (/proc/cpuinfo's first `flags` line; empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
 def make(names: list[str], standin: bool = False, peers: Path = PEERS,
          plugin_path: Path = PLUGIN_PATH, model: Path | None = None) -> list:
     """Method objects for `names` (see ALL). Fails loudly if ntiresr's plugin is not found."""
@@ -221,6 +255,9 @@ def make(names: list[str], standin: bool = False, peers: Path = PEERS,
             if m.missing_backend():
                 raise SystemExit(f"{name}: the ntiresr element in {plugin_path} has no backend"
                                  f" {m.backend!r} (gst-inspect-1.0 ntiresr); leave {name} out of --methods")
+            if m.missing_isa():
+                print(f"{name}: this CPU does not run the {m.isa} path: left out", file=sys.stderr)
+                continue
         elif name in ("bicubic", "lanczos"):
             m = Ffmpeg(name, name)
         elif name in PEER_FILES:

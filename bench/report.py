@@ -86,6 +86,8 @@ def _runs(e: dict) -> str:
     backend = {"default": "own SIMD kernels (backend=cpu, the default)",
                "tract": "tract alone (backend=tract)"}.get(e["backend"], f"backend={e['backend']}")
     extra = [f"{e['format']} in and out"] if e.get("format", "I420") != "I420" else []
+    if e.get("isa"):
+        extra.append(f"the {e['isa']} path forced (NTIRESR_ISA={e['isa']})")
     if e.get("networks_per_frame", 1) > 1:
         extra.append(f"{e['networks_per_frame']} networks per frame (mirror ensemble)")
     return "; ".join([backend, *extra])

@@ -202,6 +202,8 @@ def element_figures(methods: list, speeds: dict, gflop: float, ort_fps: float, p
         gflops = k * gflop * speeds[m.name]["fps"]
         e = {"backend": m.backend or "default", "format": m.fmt, "networks_per_frame": k,
              "gflops": gflops, "over_onnxruntime": gflops / (gflop * ort_fps)}
+        if getattr(m, "isa", None):
+            e["isa"] = m.isa
         if peak and "gflops" in peak:
             e["peak_share"] = gflops / peak["gflops"]
         out[m.name] = e

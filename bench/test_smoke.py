@@ -112,8 +112,10 @@ def _has_backend(name: str) -> bool:
 
 @pytest.mark.skipif(not _has_backend("tract"), reason="ntiresr plugin not built, or without backend=tract")
 def test_ntiresr_variants_plugin(tmp_path):
-    """The real element's speed-only variants: backend=tract, and NV12 in and out (speed only)."""
-    names = ["ntiresr", "ntiresr-tract", "ntiresr-nv12"]
+    """The real element's speed-only variants: backend=tract, NV12 in and out, and each other kernel
+    path this CPU runs (NTIRESR_ISA)."""
+    paths = [n for n in ("ntiresr-avx2", "ntiresr-portable") if methods.Gst(**methods.GST_VARIANTS[n]).missing_isa() is None]
+    names = ["ntiresr", "ntiresr-tract", "ntiresr-nv12", *paths]
     data = benchmark.main(["--no-quality", "--methods", ",".join(names), "--out", str(tmp_path),
                            "--repeat", "1", "--speed-frames", "2", "--speed-seconds", "0.2"])
     sp = data["speed"]
@@ -123,6 +125,9 @@ def test_ntiresr_variants_plugin(tmp_path):
     assert sp["model"]["tract_gflops"] == el["ntiresr-tract"]["gflops"]
     md = (tmp_path / "results.md").read_text()
     assert "| ntiresr-nv12 | own SIMD kernels" in md and "| onnxruntime |" in md
+    for n in paths:
+        isa = n.removeprefix("ntiresr-")
+        assert el[n]["isa"] == isa and f"NTIRESR_ISA={isa}" in md, md
 
 
 def test_update_readme(run, tmp_path):

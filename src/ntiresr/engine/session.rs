@@ -28,11 +28,13 @@ impl Session {
         workers: Option<&Workers>,
     ) -> Result<Self, ModelError> {
         let why_not_fast = match backend {
-            Backend::Cpu => match FastSession::new(net, grid, Isa::detect()) {
-                Ok(fast) => return Ok(Session::Fast(Box::new(fast))),
-                Err(Refusal::NotCovered(why)) => Some(why),
-                Err(Refusal::Contract(e)) => return Err(e),
-            },
+            Backend::Cpu => {
+                match FastSession::new(net, grid, Isa::chosen().map_err(ModelError::Run)?) {
+                    Ok(fast) => return Ok(Session::Fast(Box::new(fast))),
+                    Err(Refusal::NotCovered(why)) => Some(why),
+                    Err(Refusal::Contract(e)) => return Err(e),
+                }
+            }
             Backend::Tract | Backend::Cuda => None,
         };
         let tract = TractSession::new(net, grid, backend, workers)?;

@@ -1,4 +1,9 @@
-//! Which instruction-set path the kernels take, detected at run time.
+//! Which instruction-set path the kernels take: the fastest the CPU runs, detected at run time,
+//! unless the environment variable [`OVERRIDE_VAR`] names another.
+
+/// The environment variable that forces a path (`avx512`, `avx2` or `portable`), read when a
+/// network is planned: for tests and benchmarks of every path the CPU has.
+pub const OVERRIDE_VAR: &str = "NTIRESR_ISA";
 
 /// The kernel family a [`super::FastNet`] runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -18,6 +23,34 @@ impl Isa {
             .into_iter()
             .find(|i| i.available())
             .unwrap_or(Isa::Portable)
+    }
+
+    /// The path to plan for: the one [`OVERRIDE_VAR`] names, else [`Isa::detect`]'s. An unknown
+    /// name, or a path this CPU does not run, is an error that says which paths it runs.
+    pub fn chosen() -> Result<Isa, String> {
+        match std::env::var(OVERRIDE_VAR) {
+            Err(std::env::VarError::NotPresent) => Ok(Isa::detect()),
+            Ok(name) if name.is_empty() => Ok(Isa::detect()),
+            Ok(name) => {
+                let runs = Isa::all_available()
+                    .iter()
+                    .map(|i| i.name())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                match Isa::from_name(&name) {
+                    Some(isa) if isa.available() => Ok(isa),
+                    Some(isa) => Err(format!(
+                        "{OVERRIDE_VAR}={name}: this CPU does not run the {} path (it runs {runs})",
+                        isa.name()
+                    )),
+                    None => Err(format!(
+                        "{OVERRIDE_VAR}={name}: not a kernel path (avx512, avx2 or portable; this \
+                         CPU runs {runs})"
+                    )),
+                }
+            }
+            Err(e) => Err(format!("{OVERRIDE_VAR}: {e}")),
+        }
     }
 
     /// Whether this CPU can run the path.
