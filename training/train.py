@@ -1,5 +1,10 @@
 """Train the ntiresr network on the cached degraded clips (see prepare_data.py).
 
+    python -m training.train --config training/configs/v9.toml [--minutes 5 ...]
+
+Each shipped stage's options are in training/configs/<stage>.toml (keys are the options below,
+without their dashes); options on the command line override the file's. Without --config:
+
     python -m training.train --frames 360 --seed 2028 --minutes 85 --rep 64 --out training/runs/v6
 
 (PixelNet with RepConv training, as shipped; `--rep 0` trains v5's plain convs, `--arch cell`
@@ -11,7 +16,9 @@ consecutive frames are unrolled through the recurrence from an empty state, as t
 
 import argparse
 import random
+import sys
 import time
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -170,8 +177,12 @@ class Perceptual(nn.Module):
         return sum(self.w[k] * v for k, v in t.items())
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", type=Path,
+                    help="a TOML file of these options (keys as spelled here without the dashes, e.g. "
+                    "vmaf-neg = 0.002, perceptual-every = true), e.g. training/configs/v9.toml; "
+                    "options given on the command line override its values")
     ap.add_argument("--out", type=Path, default=Path("training/runs/v1"))
     ap.add_argument("--minutes", type=float, default=70)
     ap.add_argument("--batch", type=int, default=8)
@@ -216,7 +227,7 @@ def main() -> None:
     ap.add_argument("--vmaf", type=float, default=0.0, help="weight of 1 - VMAF/100 (vmaf-torch)")
     ap.add_argument("--vmaf-neg", type=float, default=0.0, help="weight of 1 - VMAF-NEG/100")
     ap.add_argument("--fft", type=float, default=0.0, help="weight of the FFT amplitude L1")
-    ap.add_argument("--perceptual-every", action="store_true",
+    ap.add_argument("--perceptual-every", action=argparse.BooleanOptionalAction, default=False,
                     help="the perceptual terms on every frame of each sequence (default: its last)")
     ap.add_argument("--temporal", type=float, default=0.0,
                     help="weight of the L1 error of consecutive frames' luma change (flicker)")
@@ -227,11 +238,48 @@ def main() -> None:
     ap.add_argument("--ema", type=float, default=0.0,
                     help="also keep an exponential moving average of the weights with this decay "
                     "per step (e.g. 0.999), written as final-ema.pt; 0: off")
-    a = ap.parse_args()
+    return ap
+
+
+def config_argv(ap: argparse.ArgumentParser, path: Path) -> list[str]:
+    """A config file's options as command-line arguments, so that they are read exactly as the
+    same options on the command line would be (and any given after them win)."""
+    with open(path, "rb") as f:
+        config = tomllib.load(f)
+    argv = []
+    for key, value in config.items():
+        action = ap._option_string_actions.get(f"--{key}")
+        if action is None or key == "config" or key == "help":
+            raise SystemExit(f"{path}: {key!r} is not an option of training/train.py")
+        if isinstance(action, argparse.BooleanOptionalAction):
+            if not isinstance(value, bool):
+                raise SystemExit(f"{path}: {key} must be true or false, not {value!r}")
+            argv.append(f"--{key}" if value else f"--no-{key}")
+        elif isinstance(value, (bool, dict, list)) or not isinstance(value, (str, int, float)):
+            raise SystemExit(f"{path}: {key} must be a string or a number, not {value!r}")
+        else:
+            argv += [f"--{key}", str(value)]
+    return argv
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """train.py's options from the command line (default sys.argv), after those of its --config."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    ap = parser()
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config", type=Path)
+    known, _ = pre.parse_known_args(argv)
+    a = ap.parse_args((config_argv(ap, known.config) if known.config else []) + argv)
     pixel = a.arch == "pixel"
     a.lr = a.lr or (1e-3 if pixel else 2e-3)
     a.channels = a.channels or (16 if pixel else 32)
     a.body = a.body if a.body is not None else (5 if pixel else 3)
+    return a
+
+
+def main(argv: list[str] | None = None) -> None:
+    a = parse_args(argv)
+    pixel = a.arch == "pixel"
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     rng = random.Random(a.seed)
