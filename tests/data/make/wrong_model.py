@@ -1,7 +1,7 @@
 """Writes a copy of an ntiresr ONNX model whose input "state" is renamed "hidden": a model that
 breaks the contract, for the plugin's error tests.
 
-    python -m training.make_wrong_model tests/data/tiny.onnx tests/data/wrong_contract.onnx
+    python -m tests.data.make.wrong_model tests/data/tiny.onnx tests/data/wrong_contract.onnx
 """
 
 import sys

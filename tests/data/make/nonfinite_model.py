@@ -3,7 +3,7 @@ luma sample is below 64 (log(y - 0.25) * (y - y), which no optimiser folds to 0)
 elsewhere: it loads (the load check runs it on grey), and a dark frame then gives non-finite
 output (tests/faults.rs).
 
-    python -m training.make_nonfinite_model tests/data/tiny.onnx tests/data/nonfinite.onnx
+    python -m tests.data.make.nonfinite_model tests/data/tiny.onnx tests/data/nonfinite.onnx
 """
 
 import sys

@@ -1,9 +1,9 @@
 """Writes a copy of an ntiresr ONNX model whose output keeps only its first C channels: the
 likeliest mistake in a retrained model, for the plugin's error tests (tests/faults.rs).
 
-    python -m training.make_wrong_channels_model tests/data/tiny.onnx residual 48 \
+    python -m tests.data.make.wrong_channels_model tests/data/tiny.onnx residual 48 \
         tests/data/wrong_residual.onnx
-    python -m training.make_wrong_channels_model tests/data/tiny.onnx state_out 8 \
+    python -m tests.data.make.wrong_channels_model tests/data/tiny.onnx state_out 8 \
         tests/data/wrong_state_out.onnx --undeclared
 
 With --undeclared the output's channel dimension is left symbolic, so only running the model

@@ -2,7 +2,7 @@
 frame: a model that is not local, which the plugin must run on the whole frame rather than in
 bands of rows (tests/bands.rs).
 
-    python -m training.make_global_model tests/data/tiny.onnx tests/data/global_mean.onnx
+    python -m tests.data.make.global_model tests/data/tiny.onnx tests/data/global_mean.onnx
 """
 
 import sys

@@ -1,7 +1,7 @@
 """Writes a copy of an ntiresr ONNX model whose residual is multiplied by a constant; 0 gives a
 model whose output is the plain bicubic upscale (tests/faults.rs compares the fallback with it).
 
-    python -m training.make_scaled_model tests/data/tiny.onnx 0 tests/data/zero_residual.onnx
+    python -m tests.data.make.scaled_model tests/data/tiny.onnx 0 tests/data/zero_residual.onnx
 """
 
 import sys

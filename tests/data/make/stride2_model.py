@@ -2,7 +2,7 @@
 grid: its output depends on the parity of the grid row, so a shift by one row changes it. The
 plugin must start its bands of rows on even rows for it (tests/bands.rs).
 
-    python -m training.make_stride2_model tests/data/stride2.onnx
+    python -m tests.data.make.stride2_model tests/data/stride2.onnx
 """
 
 import sys
@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .export import INPUTS, OUTPUTS
-from .model import IN_CH, OUT_CH
+from training.export import INPUTS, OUTPUTS
+from training.model import IN_CH, OUT_CH
 
 STATE_CH = 4
 

@@ -1,6 +1,6 @@
 """A tiny random-weight model with the thqa contract (models/thqa.md), for the Rust tests only.
 
-    python -m training.make_thqa_test_model tests/data/thqa_tiny.onnx
+    python -m tests.data.make.thqa_test_model tests/data/thqa_tiny.onnx
 """
 
 import sys
