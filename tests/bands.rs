@@ -51,7 +51,7 @@ fn reach_of_the_test_model_is_measured() {
 #[test]
 fn a_model_that_is_not_local_runs_on_the_whole_frame() {
     // tiny.onnx plus the mean of the whole frame added to its residual
-    // (training/make_global_model.py): every output row depends on every input row.
+    // (tests/data/make/global_model.py): every output row depends on every input row.
     let network = Network::from_file(&data("global_mean.onnx")).unwrap();
     assert_eq!(network.reach(), None);
     let mut upscaler = Upscaler::new(&network, 96, 70, Backend::Cpu, 2, false).unwrap();
@@ -61,7 +61,7 @@ fn a_model_that_is_not_local_runs_on_the_whole_frame() {
 
 #[test]
 fn a_model_with_a_stride_2_conv_runs_bands_from_even_rows() {
-    // stride2.onnx (training/make_stride2_model.py): a stride-2 3x3 conv on the grid, brought
+    // stride2.onnx (tests/data/make/stride2_model.py): a stride-2 3x3 conv on the grid, brought
     // back by nearest x2; a band starting on an odd row would sample other rows: a seam.
     let network = Network::from_file(&data("stride2.onnx")).unwrap();
     let locality = network.locality().expect("local");

@@ -1,7 +1,6 @@
 """Export a trained checkpoint to the ONNX contract of models/README.md, with a parity sample.
 
-    python -m training.export training/runs/v1/final.pt models/ntiresr.onnx
-    python -m training.export --channels 4 --body 1 --random tests/data/tiny.onnx
+    python -m training.export training/runs/v9/calibrated.pt models/ntiresr.onnx
 
 Besides the .onnx it writes <name>.sample.bin: a small stored input (two steps from an empty state)
 and the outputs PyTorch gave, which the Rust parity test replays through tract.
@@ -16,7 +15,7 @@ import torch
 from torch import nn
 
 from .deploy import deployable
-from .model import IN_CH, NtireSR, load
+from .model import IN_CH, load
 
 INPUTS = ["frame", "prev_frame", "state"]
 OUTPUTS = ["residual", "state_out"]
@@ -47,21 +46,11 @@ def write_sample(model: nn.Module, out: Path, h: int = 6, w: int = 10, seed: int
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("checkpoint", nargs="?", type=Path)
+    ap.add_argument("checkpoint", type=Path)
     ap.add_argument("out", type=Path)
-    ap.add_argument("--channels", type=int, default=32, help="with --random")
-    ap.add_argument("--body", type=int, default=3)
-    ap.add_argument("--refine", type=int, default=0)
-    ap.add_argument("--random", action="store_true", help="random weights (test model)")
     a = ap.parse_args()
-    torch.manual_seed(0)
-    if a.random:
-        model = NtireSR(a.channels, a.body, refine=a.refine)
-        zero_init = [*model.tail.parameters(), *(model.refine.parameters() if a.refine else [])]
-        for p in zero_init:  # the zero inits would make every output trivial
-            torch.nn.init.normal_(p, std=0.05)
-    else:
-        model = load(a.checkpoint)  # architecture read from the checkpoint
+    torch.manual_seed(0)  # the export's trace inputs
+    model = load(a.checkpoint)  # architecture read from the checkpoint
     # The graph is the deployable rearrangement; the parity sample comes from the trained
     # network itself, so the Rust parity test checks the rearrangement too.
     export(deployable(model), a.out)

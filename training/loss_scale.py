@@ -33,7 +33,7 @@ def main() -> None:
     rng = random.Random(7)
     model = PixelNet(16, 5, rep=64)
     grow_from(model, a.checkpoint)
-    data = Frames(CACHE, 1.0, a.frames)
+    data = Frames(CACHE, a.frames)
     perc = Perceptual(1, 1, 1, 1)
     params = [p for p in model.parameters()]
     stats = {}

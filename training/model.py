@@ -2,8 +2,9 @@
 
 One step maps (current frame, previous frame, recurrent state), packed on the chroma grid, to a
 residual over the bicubic x4 upscale of every plane, and the next state (contract in
-models/README.md). PixelNet (v5, and v6, which ships: v5's network trained with RepConv) computes
-luma at low-res luma resolution; NtireSR (v1-v4) computed everything on the chroma grid, at half the low-res luma size.
+models/README.md). PixelNet (v5, and v6-v10: v5's network trained with RepConv) computes luma at
+low-res luma resolution. (NtireSR, v1-v4, computed everything on the chroma grid; retired, see
+docs/history.md.)
 """
 
 import torch
@@ -17,116 +18,10 @@ OUT_CH = 96  # 64 luma sub-pixels (x8 of the grid) + 16 U + 16 V (x4 of the grid
 STATE_CH = 16
 
 
-class NtireSR(nn.Module):
-    def __init__(self, channels: int = 32, body: int = 3, state: int = STATE_CH, refine: int = 0,
-                 extra: int = 0, context: int = 0, readout: int = 0, feedback: bool = False):
-        super().__init__()
-        self.learned_state = state
-        # With feedback the state also carries the previous step's 64 luma residual channels.
-        self.feedback = feedback
-        self.state_ch = state + (64 if feedback else 0)
-        self.head = nn.Conv2d(2 * IN_CH + state, channels, 3, padding=1)
-        self.body = nn.ModuleList(nn.Conv2d(channels, channels, 3, padding=1) for _ in range(body))
-        # Residual blocks after the body, zero-initialised (growing a trained net keeps its function).
-        self.extra = nn.ModuleList(nn.Conv2d(channels, channels, 3, padding=1) for _ in range(extra))
-        for conv in self.extra:
-            nn.init.zeros_(conv.weight)
-            nn.init.zeros_(conv.bias)
-        # Context at quarter resolution: stride-2 3x3, 3x3, 1x1 to 4x channels, depth-to-space 2,
-        # added to the features (the last conv zero-initialised).
-        self.context_ch = context
-        if context:
-            self.down = nn.Conv2d(channels, context, 3, stride=2, padding=1)
-            self.mid = nn.Conv2d(context, context, 3, padding=1)
-            self.lift = nn.Conv2d(context, 4 * channels, 1)
-            nn.init.zeros_(self.lift.weight)
-            nn.init.zeros_(self.lift.bias)
-        if feedback:
-            # The previous luma residual: read by a 1x1 into the head, and added to the new luma
-            # residual through a per-cell 1x1 gate (both zero-initialised).
-            self.fb_in = nn.Conv2d(64, channels, 1)
-            self.gate = nn.Conv2d(channels, 64, 1)
-            for m in (self.fb_in, self.gate):
-                nn.init.zeros_(m.weight)
-                nn.init.zeros_(m.bias)
-        self.tail = nn.Conv2d(channels, OUT_CH + state, 1)
-        nn.init.zeros_(self.tail.weight)
-        nn.init.zeros_(self.tail.bias)
-        # Luma refinement at low-res luma resolution: 1x1 to 4*refine, depth-to-space 2, 3x3 to the
-        # 16 sub-pixels of each low-res luma sample (zero-initialised).
-        self.refine_ch = refine
-        if refine:
-            self.up = nn.Conv2d(channels, 4 * refine, 1)
-            self.refine = nn.Conv2d(refine, 16, 3, padding=1)
-            nn.init.zeros_(self.refine.weight)
-            nn.init.zeros_(self.refine.bias)
-
-        # A per-cell read-out of the 64 luma sub-pixels: 1x1 to `readout` hidden units, leaky ReLU,
-        # 1x1 to 64, added to the tail's luma (the last conv zero-initialised).
-        self.readout_ch = readout
-        if readout:
-            self.hidden = nn.Conv2d(channels, readout, 1)
-            self.luma = nn.Conv2d(readout, 64, 1)
-            nn.init.zeros_(self.luma.weight)
-            nn.init.zeros_(self.luma.bias)
-
-    def features(self, frame, prev_frame, state):
-        """The features the 1x1 tail reads (everything but the tail)."""
-        # Centred inputs and leaky ReLUs: with plain ReLUs on 0..1 inputs the features die early
-        # in training and the net collapses to bicubic (measured: +0.00 dB after 1,265 steps).
-        s = state[:, : self.learned_state] if self.feedback else state  # (no Slice op otherwise)
-        x = self.head(torch.cat([frame - 0.5, prev_frame - 0.5, s], 1))
-        if self.feedback:
-            x = x + self.fb_in(state[:, self.learned_state :])
-        x = F.leaky_relu(x, 0.1)
-        f = x
-        for conv in self.body:
-            f = F.leaky_relu(conv(f), 0.1)
-        for conv in self.extra:
-            f = f + F.leaky_relu(conv(f), 0.1)
-        if self.context_ch:
-            c = F.leaky_relu(self.mid(F.leaky_relu(self.down(f), 0.1)), 0.1)
-            f = f + F.pixel_shuffle(self.lift(c), 2)[:, :, : f.shape[2], : f.shape[3]]
-        return f + x
-
-    def forward(self, frame, prev_frame, state):
-        f = self.features(frame, prev_frame, state)
-        y = self.tail(f)
-        luma = y[:, :64]
-        if self.readout_ch:
-            luma = luma + self.luma(F.leaky_relu(self.hidden(f), 0.1))
-        if self.refine_ch:
-            n, _, h, w = f.shape
-            r = self.refine(F.pixel_shuffle(F.leaky_relu(self.up(f), 0.1), 2))
-            luma = luma + to_cells(r, h, w)
-        if self.feedback:
-            luma = luma + self.gate(f) * state[:, self.learned_state :]
-        residual = torch.cat([luma, y[:, 64:OUT_CH]], 1)
-        new_state = torch.clamp(y[:, OUT_CH:], -1.0, 1.0)
-        if self.feedback:
-            new_state = torch.cat([new_state, torch.clamp(luma, -1.0, 1.0)], 1)
-        return residual, new_state
-
-    def scale_chroma(self, a: float) -> None:
-        """Multiplies the chroma residual (rows 64-95 of the 1x1 tail, which feed nothing else) by
-        `a`; luma and state unchanged."""
-        with torch.no_grad():
-            self.tail.weight[64:OUT_CH] *= a
-            self.tail.bias[64:OUT_CH] *= a
-
-    def grid_scale(self, m: nn.Conv2d) -> float:
-        """Positions a conv runs at, relative to the chroma grid."""
-        if m is getattr(self, "refine", None):
-            return 4  # low-res luma resolution
-        if m in (getattr(self, "mid", None), getattr(self, "lift", None), getattr(self, "down", None)):
-            return 0.25  # quarter grid
-        return 1
-
-
 class PixelNet(nn.Module):
     """v5: luma restored at low-res luma resolution (one position per low-res luma sample, as in the
     issue's calibration net) by a narrow plain 3x3 stack; chroma and the state by a 1x1 read-out on
-    the chroma grid that also reads the luma features. Same contract as NtireSR (models/README.md).
+    the chroma grid that also reads the luma features. The contract of models/README.md.
 
     Per step, at low-res luma resolution: y, the previous y, U and V (nearest x2) and the state
     (depth-to-space 2 of its S channels) -> conv3x3 -> `body` x conv3x3 (+ skip) = features F ->
@@ -226,19 +121,11 @@ def load(path) -> nn.Module:
     s = torch.load(path, weights_only=False)
     s = s.get("model", s)
     count = lambda prefix: len({k.split(".")[1] for k in s if k.startswith(prefix + ".")})
-    if "chroma_out.weight" in s:
-        rep = s["head.expand"].shape[0] if "head.expand" in s else 0
-        model = PixelNet(s["head.weight"].shape[0], count("body"),
-                         state=s["chroma_out.weight"].shape[0] - 32,
-                         chroma=s["chroma_in.weight"].shape[0], rep=rep, extra=count("extra"))
-    else:
-        model = NtireSR(s["head.weight"].shape[0], count("body"),
-                        state=s["tail.weight"].shape[0] - OUT_CH,
-                        refine=s["refine.weight"].shape[1] if "refine.weight" in s else 0,
-                        extra=count("extra"),
-                        context=s["mid.weight"].shape[0] if "mid.weight" in s else 0,
-                        readout=s["hidden.weight"].shape[0] if "hidden.weight" in s else 0,
-                        feedback="gate.weight" in s)
+    if "chroma_out.weight" not in s:
+        raise SystemExit(f"{path}: not a PixelNet checkpoint (NtireSR, v1-v4, is retired: docs/history.md)")
+    rep = s["head.expand"].shape[0] if "head.expand" in s else 0
+    model = PixelNet(s["head.weight"].shape[0], count("body"), state=s["chroma_out.weight"].shape[0] - 32,
+                     chroma=s["chroma_in.weight"].shape[0], rep=rep, extra=count("extra"))
     model.load_state_dict(s)
     return fuse(model).eval()  # RepConvs (if any) become the plain convs that are exported
 

@@ -1,10 +1,8 @@
 """Degrade every training clip at every training QP once and cache the frames as .npy files.
 
-    python -m training.prepare_data [--frames 360] [--jobs 2] [--native-soft] [--data DIR]
+    python -m training.prepare_data [--frames 360] [--jobs 2] [--data DIR]
 
 Output: training/cache/<clip>/{hr_y,hr_u,hr_v}.npy and qp<N>_{y,u,v}.npy (uint8, I420 planes).
-With --native-soft also training/cache-native/<clip>/: the soft clips at their own resolution
-(train.py --native-soft).
 """
 
 import argparse
@@ -13,12 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ntcommon.clips import TRAIN_QPS, clip_id, native_soft_clips, train_clips
+from ntcommon.clips import TRAIN_QPS, clip_id, train_clips
 from ntcommon.degrade import Clip, degrade, ground_truth, probe, split_i420
 from ntcommon.paths import DATA
 
 CACHE = Path(__file__).resolve().parent / "cache"
-NATIVE = Path(__file__).resolve().parent / "cache-native"
 
 
 def cache_clip(clip: Clip, frames: int, out: Path, qps=TRAIN_QPS) -> str:
@@ -49,14 +46,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--frames", type=int, default=360)
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--native-soft", action="store_true",
-                    help="also cache the soft clips at their own resolution, in cache-native/")
     ap.add_argument("--data", type=Path, default=DATA,
                     help="the shared clips (default: $NTIRESR_DATA, else ../shared/data)")
     a = ap.parse_args()
     work = [(c, a.frames, CACHE) for c in train_clips(a.data)]
-    if a.native_soft:
-        work += [(c, a.frames, NATIVE) for c in native_soft_clips(a.data)]
     with Pool(a.jobs) as pool:
         for msg in pool.imap_unordered(prepare, work):
             print(msg, flush=True)

@@ -106,3 +106,32 @@ def test_rerunning_the_command_resumes(tmp_path, monkeypatch, capsys):
     done = int(log.strip().splitlines()[-1].split()[1])
     assert done > 3 and torch.load(out / "last.pt", weights_only=False)["seconds"] >= 0.03 * 60
     assert (out / "final.pt").exists() and (out / "final-ema.pt").exists()
+
+
+def test_v10s_command_line_resumes_its_committed_checkpoint(tmp_path, monkeypatch, capsys):
+    """The v10 run (docs/history.md) resumes next session with the command line it was started
+    with: that command (only --out and the time budget changed) loads its committed checkpoint
+    (step 241) as its last.pt, weights, Adam and EMA, and trains on. Needs the loss packages of
+    training/requirements.txt (the bench venv lacks them)."""
+    pytest.importorskip("vmaf_torch")
+    pytest.importorskip("pytorch_msssim")
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.chdir(root)  # --init-from is relative to the repository's root
+    monkeypatch.setattr(train, "CACHE", fake_cache(tmp_path / "cache", t=8, size=48))
+    out = tmp_path / "v10"
+    out.mkdir()
+    saved = torch.load(root / "training/checkpoints/v10-last.pt", weights_only=False)
+    torch.save(saved, out / "last.pt")
+    argv = ("--arch pixel --channels 16 --body 5 --rep 64 --extra 1 --init-from "
+            "training/checkpoints/v9-last.pt --lr 3e-4 --warmup 200 --frames 360 --seq 8 --batch 8 "
+            "--seed 2035 --minutes 600 --threads 1 --msssim 0.03 --vmaf 0.001 --vmaf-neg 0.002 "
+            "--fft 0.1 --ema 0.999 --out training/runs/v10").split()
+    # The same run, given a budget that ends a few seconds after the checkpoint, and a test folder.
+    train.main(argv + ["--minutes", str(saved["seconds"] / 60 + 0.02), "--out", str(out)])
+    log = capsys.readouterr().out
+    assert "resumed at step 241 " in log
+    done = torch.load(out / "last.pt", weights_only=False)
+    assert done["step"] > 241 and set(done) == set(saved)
+    assert set(done["model"]) == set(saved["model"]) and set(done["ema"]) == set(saved["ema"])
+    moved = [k for k, v in done["model"].items() if not torch.equal(v, saved["model"][k])]
+    assert moved, "no weight changed after the resumed steps"

@@ -1,9 +1,15 @@
 """Train the ntiresr network on the cached degraded clips (see prepare_data.py).
 
+    python -m training.train --config training/configs/v9.toml [--minutes 5 ...]
+
+Each shipped stage's options are in training/configs/<stage>.toml (keys are the options below,
+without their dashes); options on the command line override the file's. Without --config:
+
     python -m training.train --frames 360 --seed 2028 --minutes 85 --rep 64 --out training/runs/v6
 
-(PixelNet with RepConv training, as shipped; `--rep 0` trains v5's plain convs, `--arch cell`
-the v1-v4 network.)
+(PixelNet with RepConv training, as shipped; `--rep 0` trains v5's plain convs. NtireSR, the v1-v4
+network, and the options of the experiments that no shipped model uses are retired:
+docs/history.md.)
 
 Resumable: re-running with the same --out continues from its last checkpoint. Sequences of
 consecutive frames are unrolled through the recurrence from an empty state, as the element starts.
@@ -11,60 +17,36 @@ consecutive frames are unrolled through the recurrence from an empty state, as t
 
 import argparse
 import random
+import sys
 import time
+import tomllib
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ntcommon.clips import SOFT, TRAIN_QPS
 
-from .model import NtireSR, PixelNet, gflop, pack, reconstruct
-from .prepare_data import CACHE, NATIVE
+from .model import PixelNet, gflop, pack, reconstruct
+from .prepare_data import CACHE
 from .reparam import RepConv
-
-SOFT_DB = 42.0  # the manifest's full-res clips lose 35-43 dB in a x2 down/up round trip
-
-
-def round_trip_db(y: np.ndarray) -> float:
-    """PSNR of a x2 bicubic down/up round trip of luma frames (N, H, W): high means soft."""
-    t = torch.from_numpy(y[:, : y.shape[1] // 2 * 2, : y.shape[2] // 2 * 2].astype(np.float32))[:, None]
-    down = F.interpolate(t, scale_factor=0.5, mode="bicubic", antialias=True)
-    back = F.interpolate(down, scale_factor=2, mode="bicubic").clamp(0, 255)
-    return float(10 * np.log10(255**2 / ((back - t) ** 2).mean().item()))
 
 
 class Frames:
     """All cached clips, memory-mapped (runs side by side share the page cache): per clip the HR
     planes and the decoded LR planes per QP."""
 
-    def __init__(self, cache: Path, soft_weight: float = 1.0, frames: int = 120,
-                 native: Path | None = None):
+    def __init__(self, cache: Path, frames: int = 120):
         self.clips = []
-        # Soft clips at their own resolution (native) are named <clip>-native: their chroma is
-        # the camera's, so it is learned from (see unroll).
-        dirs = [(d, d.name) for d in sorted(cache.iterdir())]
-        if native is not None:
-            if not native.is_dir():
-                raise SystemExit(f"{native}: no native soft clips; run prepare_data.py --native-soft")
-            dirs += [(d, d.name + "-native") for d in sorted(native.iterdir())]
-        for d, name in dirs:
+        for d in sorted(cache.iterdir()):
             if not (d / f"qp{TRAIN_QPS[-1]}_v.npy").exists():
                 continue
             hr = [np.load(d / f"hr_{c}.npy", mmap_mode="r") for c in "yuv"]
             lr = {qp: [np.load(d / f"qp{qp}_{c}.npy", mmap_mode="r") for c in "yuv"] for qp in TRAIN_QPS}
             n = min(frames, len(hr[0]), *(len(v[0]) for v in lr.values()))
-            self.clips.append((name, hr, lr, n))
+            self.clips.append((d.name, hr, lr, n))
         print("clips:", " ".join(c[0] for c in self.clips), flush=True)
-        # Sampling weights: clips whose truth is soft (x2 round trip >= SOFT_DB) get soft_weight.
-        self.weights = None
-        if soft_weight != 1.0:
-            detail = {c[0]: round_trip_db(c[1][0][:8]) for c in self.clips}
-            self.weights = [soft_weight if detail[c[0]] >= SOFT_DB else 1.0 for c in self.clips]
-            print("soft (weight", soft_weight, "):",
-                  " ".join(f"{n} {db:.1f}" for n, db in detail.items() if db >= SOFT_DB), flush=True)
 
     def batch(self, size: int, seq: int, crop: int, rng: random.Random):
         """Tensors (seq, size, C, H, W) in 0..1 for LR y,u,v and HR y,u,v, and per sample (size,)
@@ -72,10 +54,7 @@ class Frames:
         out = [[] for _ in range(6)]
         natural = []
         for _ in range(size):
-            if self.weights is None:  # (the stages that were run drew clips this way)
-                name, hr, lr, n = rng.choice(self.clips)
-            else:
-                name, hr, lr, n = rng.choices(self.clips, self.weights)[0]
+            name, hr, lr, n = rng.choice(self.clips)
             natural.append(name not in SOFT)
             qp = rng.choice(TRAIN_QPS)
             t = rng.randrange(0, n - seq + 1)
@@ -99,9 +78,9 @@ class Frames:
         return [*planes, torch.tensor(natural, dtype=torch.float32)]
 
 
-def unroll(model, chroma_weight, ly, lu, lv, hy, hu, hv, natural, loss_fn="l1", perceptual=None,
-           every=False, temporal=0.0):
-    """Runs a sequence from an empty state; returns the mean L1 (or squared) error: luma, plus
+def unroll(model, chroma_weight, ly, lu, lv, hy, hu, hv, natural, perceptual=None, every=False,
+           temporal=0.0):
+    """Runs a sequence from an empty state; returns the mean L1 error: luma, plus
     weighted chroma on samples whose chroma is natural. Halved soft clips have sharper chroma
     (relative to luma) than camera footage: learning chroma from them made val chroma worse than
     bicubic at low QP. `perceptual` (a Perceptual), if given, adds its luma terms on the last
@@ -109,7 +88,7 @@ def unroll(model, chroma_weight, ly, lu, lv, hy, hu, hv, natural, loss_fn="l1", 
     with `every`, so that texture carried in the state is judged on each frame it reaches.
     `temporal` weighs the L1 distance of consecutive frames' luma changes to the truth's (the
     flicker that tRMSE-Y measures)."""
-    err = (lambda d: d.abs()) if loss_fn == "l1" else (lambda d: d * d)
+    err = lambda d: d.abs()
     mask = natural.view(-1, 1, 1, 1)
     chroma_err = lambda a, b: (err(a - b) * mask).mean() / mask.mean().clamp(min=1e-6)
     frames = [pack(ly[t], lu[t], lv[t]) for t in range(len(ly))]
@@ -170,53 +149,42 @@ class Perceptual(nn.Module):
         return sum(self.w[k] * v for k, v in t.items())
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", type=Path,
+                    help="a TOML file of these options (keys as spelled here without the dashes, e.g. "
+                    "vmaf-neg = 0.002, perceptual-every = true), e.g. training/configs/v9.toml; "
+                    "options given on the command line override its values")
     ap.add_argument("--out", type=Path, default=Path("training/runs/v1"))
     ap.add_argument("--minutes", type=float, default=70)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seq", type=int, default=3)
     ap.add_argument("--crop", type=int, default=48, help="low-res luma crop (even)")
-    ap.add_argument("--single", type=int, default=0,
-                    help="also this many independent single frames per step (first frame of a "
-                    "stream: the current frame as the previous one, zero state)")
-    ap.add_argument("--arch", choices=["pixel", "cell"], default="pixel",
-                    help="pixel: PixelNet (v5, luma features at low-res luma resolution); cell: "
-                    "NtireSR (v1-v4, features on the chroma grid)")
-    ap.add_argument("--lr", type=float, help="start rate (default 1e-3 pixel, 2e-3 cell)")
-    ap.add_argument("--channels", type=int, help="feature channels (default 16 pixel, 32 cell)")
-    ap.add_argument("--body", type=int, help="body 3x3 convs (default 5 pixel, 3 cell)")
+    ap.add_argument("--arch", choices=["pixel"], default="pixel",
+                    help="pixel: PixelNet (v5-v10, luma features at low-res luma resolution), the only "
+                    "one left (v1-v4's cell is retired); kept for the command lines that name it")
+    ap.add_argument("--lr", type=float, default=1e-3, help="start rate")
+    ap.add_argument("--channels", type=int, default=16, help="feature channels")
+    ap.add_argument("--body", type=int, default=5, help="body 3x3 convs")
     ap.add_argument("--chroma", type=int, default=16, help="channels of PixelNet's chroma head")
     ap.add_argument("--rep", type=int, default=64,
                     help="PixelNet: train its luma convs over-parameterised (RepConv, expanded to "
                     "this many channels), fused into plain convs on export; 0: plain convs (v5)")
-    ap.add_argument("--refine", type=int, default=0, help="channels of the low-res luma refinement")
     ap.add_argument("--extra", type=int, default=0,
-                    help="zero-initialised residual blocks after the body (pixel: two 3x3 convs "
-                    "each, model.ResBlock; cell: one): a grown model starts at its source's function")
-    ap.add_argument("--context", type=int, default=0, help="channels of the quarter-res context")
-    ap.add_argument("--readout", type=int, default=0, help="hidden units of the per-cell luma read-out")
-    ap.add_argument("--feedback", action="store_true",
-                    help="carry the previous luma residual in the state (read back by 1x1 convs)")
+                    help="zero-initialised residual blocks after the body (two 3x3 convs each, "
+                    "model.ResBlock): a grown model starts at its source's function")
     ap.add_argument("--frames", type=int, default=120,
                     help="use the first N cached frames of each clip (prepare_data.py caches 360)")
-    ap.add_argument("--soft-weight", type=float, default=1.0,
-                    help=f"sampling weight of clips with soft truth (x2 round trip >= {SOFT_DB:g} dB)")
-    ap.add_argument("--native-soft", action="store_true",
-                    help="also train on the soft clips at their own resolution (prepare_data.py "
-                    "--native-soft), besides their halved versions")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=2025)
     ap.add_argument("--chroma-weight", type=float, default=0.5, help="weight of U and V L1 each")
-    ap.add_argument("--loss", choices=["l1", "mse"], default="l1",
-                    help="mse: a PSNR-aligned finish after an L1 run (--init-from its final.pt)")
     ap.add_argument("--init-from", type=Path, help="start from a trained (shallower or equal) "
                     "model, e.g. training/checkpoints/v6-last.pt for a fine-tune")
     ap.add_argument("--msssim", type=float, default=0.0, help="weight of 1 - MS-SSIM (luma)")
     ap.add_argument("--vmaf", type=float, default=0.0, help="weight of 1 - VMAF/100 (vmaf-torch)")
     ap.add_argument("--vmaf-neg", type=float, default=0.0, help="weight of 1 - VMAF-NEG/100")
     ap.add_argument("--fft", type=float, default=0.0, help="weight of the FFT amplitude L1")
-    ap.add_argument("--perceptual-every", action="store_true",
+    ap.add_argument("--perceptual-every", action=argparse.BooleanOptionalAction, default=False,
                     help="the perceptual terms on every frame of each sequence (default: its last)")
     ap.add_argument("--temporal", type=float, default=0.0,
                     help="weight of the L1 error of consecutive frames' luma change (flicker)")
@@ -227,20 +195,47 @@ def main() -> None:
     ap.add_argument("--ema", type=float, default=0.0,
                     help="also keep an exponential moving average of the weights with this decay "
                     "per step (e.g. 0.999), written as final-ema.pt; 0: off")
-    a = ap.parse_args()
-    pixel = a.arch == "pixel"
-    a.lr = a.lr or (1e-3 if pixel else 2e-3)
-    a.channels = a.channels or (16 if pixel else 32)
-    a.body = a.body if a.body is not None else (5 if pixel else 3)
+    return ap
+
+
+def config_argv(ap: argparse.ArgumentParser, path: Path) -> list[str]:
+    """A config file's options as command-line arguments, so that they are read exactly as the
+    same options on the command line would be (and any given after them win)."""
+    with open(path, "rb") as f:
+        config = tomllib.load(f)
+    argv = []
+    for key, value in config.items():
+        action = ap._option_string_actions.get(f"--{key}")
+        if action is None or key == "config" or key == "help":
+            raise SystemExit(f"{path}: {key!r} is not an option of training/train.py")
+        if isinstance(action, argparse.BooleanOptionalAction):
+            if not isinstance(value, bool):
+                raise SystemExit(f"{path}: {key} must be true or false, not {value!r}")
+            argv.append(f"--{key}" if value else f"--no-{key}")
+        elif isinstance(value, (bool, dict, list)) or not isinstance(value, (str, int, float)):
+            raise SystemExit(f"{path}: {key} must be a string or a number, not {value!r}")
+        else:
+            argv += [f"--{key}", str(value)]
+    return argv
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """train.py's options from the command line (default sys.argv), after those of its --config."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    ap = parser()
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config", type=Path)
+    known, _ = pre.parse_known_args(argv)
+    return ap.parse_args((config_argv(ap, known.config) if known.config else []) + argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    a = parse_args(argv)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     rng = random.Random(a.seed)
     a.out.mkdir(parents=True, exist_ok=True)
-    if pixel:
-        model = PixelNet(a.channels, a.body, chroma=a.chroma, rep=a.rep, extra=a.extra)
-    else:
-        model = NtireSR(a.channels, a.body, refine=a.refine, extra=a.extra,
-                        context=a.context, readout=a.readout, feedback=a.feedback)
+    model = PixelNet(a.channels, a.body, chroma=a.chroma, rep=a.rep, extra=a.extra)
     if a.init_from:
         grow_from(model, a.init_from)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
@@ -253,7 +248,7 @@ def main() -> None:
     step, spent = resume(ckpt, model, opt, rng, ema)
     print(f"{gflop(model):.2f} GFLOP per 480x270 frame, "
           f"{sum(p.numel() for p in model.parameters())} parameters", flush=True)
-    data = Frames(CACHE, a.soft_weight, a.frames, NATIVE if a.native_soft else None)
+    data = Frames(CACHE, a.frames)
     budget = a.minutes * 60
     t0, last_save, running = time.time() - spent, time.time(), None
     while time.time() - t0 < budget:
@@ -261,11 +256,8 @@ def main() -> None:
         warm = min(1.0, (step + 1) / a.warmup) if a.warmup else 1.0
         for g in opt.param_groups:  # cosine decay to 5% of the start rate (after any warm-up)
             g["lr"] = warm * a.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * frac)))
-        loss = unroll(model, a.chroma_weight, *data.batch(a.batch, a.seq, a.crop, rng), a.loss,
-                      perceptual, a.perceptual_every, a.temporal)
-        if a.single:  # weighted by frames: consecutive crops of a talking head are near copies
-            one = unroll(model, a.chroma_weight, *data.batch(a.single, 1, a.crop, rng), a.loss)
-            loss = (a.batch * a.seq * loss + a.single * one) / (a.batch * a.seq + a.single)
+        loss = unroll(model, a.chroma_weight, *data.batch(a.batch, a.seq, a.crop, rng), perceptual,
+                      a.perceptual_every, a.temporal)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -274,9 +266,8 @@ def main() -> None:
             ema.update(model, step)
         running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
         if step % 50 == 0:
-            shown = running if a.loss == "l1" else running**0.5  # in 8-bit levels: L1 or RMSE
             terms = "".join(f" {k} {v:.4f}" for k, v in perceptual.last.items()) if perceptual else ""
-            print(f"step {step} {(time.time() - t0) / 60:.1f} min loss {shown * 255:.3f}{terms}",
+            print(f"step {step} {(time.time() - t0) / 60:.1f} min loss {running * 255:.3f}{terms}",
                   flush=True)
         if time.time() - last_save > a.save_every:
             save(ckpt, model, opt, step, time.time() - t0, rng, ema)
