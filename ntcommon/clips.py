@@ -31,16 +31,6 @@ def train_clips(data: Path = DATA) -> list[Clip]:
     ]
 
 
-def native_soft_clips(data: Path = DATA) -> list[Clip]:
-    """The soft training clips at their own resolution (not halved): the truth is as soft as the
-    camera made it, as for a soft clip in evaluation (val A13 is one)."""
-    return [
-        make_clip(p, CROPS.get(clip_id(p)))
-        for p in sorted((data / "train").glob("*.mp4"))
-        if clip_id(p) in SOFT
-    ]
-
-
 def val_clips(data: Path = DATA) -> list[Clip]:
     """Validation clips at their original resolution (only the crop, to a multiple of 8)."""
     return [make_clip(p, CROPS.get(clip_id(p))) for p in sorted((data / "val").glob("*.mp4"))]
