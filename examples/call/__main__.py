@@ -22,7 +22,10 @@ def main(argv=None):
     ap.add_argument("--kbps", type=int, default=4000, help="bitrate of the video sent back (default 4000)")
     ap.add_argument("--n-threads", type=int, default=0, help="ntiresr n-threads (default 0: all cores)")
     ap.add_argument("--thqa-interval", type=int, default=2, help="thqa scores one frame in this many (default 2)")
+    ap.add_argument("--loss", type=float, default=0.0, help="drop this fraction of the video packets received (a test)")
     args = ap.parse_args(argv)
+    if not 0 <= args.loss < 1:
+        ap.error("--loss is a fraction, from 0 to below 1")
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s", datefmt="%H:%M:%S")
     Gst.init(None)
     missing = [f for f in NEEDED if Gst.ElementFactory.find(f) is None]
@@ -34,7 +37,12 @@ def main(argv=None):
         )
         return 2
     prefer = (args.codec, *[c for c in sdp.CODECS if c != args.codec])
-    session_args = {"n_threads": args.n_threads, "thqa_interval": args.thqa_interval, "kbps": args.kbps}
+    session_args = {
+        "n_threads": args.n_threads,
+        "thqa_interval": args.thqa_interval,
+        "kbps": args.kbps,
+        "loss": args.loss,
+    }
     try:
         server.run(args.host, args.port, prefer=prefer, session_args=session_args)
     except OSError as e:

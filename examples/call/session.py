@@ -30,21 +30,21 @@ LAT_KEEP = 256  # input timestamps kept for the latency probe
 # (README, "Live call in a browser").
 ENCODERS = {
     "H264": (
-        "x264enc speed-preset=ultrafast tune=zerolatency bitrate={kbps} key-int-max=250 threads={threads}"
+        "x264enc name=enc speed-preset=ultrafast tune=zerolatency bitrate={kbps} key-int-max=250 threads={threads}"
         " ! video/x-h264,profile=constrained-baseline ! h264parse"
         " ! rtph264pay pt={pt} config-interval=-1 aggregate-mode=zero-latency"
         " ! application/x-rtp,media=video,encoding-name=H264,clock-rate=90000,payload={pt}"
     ),
     "VP8": (
-        "vp8enc deadline=1 cpu-used={vp8_speed} threads={threads} end-usage=cbr target-bitrate={bps}"
+        "vp8enc name=enc deadline=1 cpu-used={vp8_speed} threads={threads} end-usage=cbr target-bitrate={bps}"
         " keyframe-max-dist=250 error-resilient=partitions"
         " ! rtpvp8pay pt={pt} picture-id-mode=15-bit"
         " ! application/x-rtp,media=video,encoding-name=VP8,clock-rate=90000,payload={pt}"
     ),
 }
 DEPAY = {
-    "VP8": "rtpvp8depay request-keyframe=true wait-for-keyframe=true ! vp8dec",
-    "H264": "rtph264depay request-keyframe=true wait-for-keyframe=true ! h264parse ! avdec_h264",
+    "VP8": "rtpvp8depay name=depay request-keyframe=true wait-for-keyframe=true ! vp8dec",
+    "H264": "rtph264depay name=depay request-keyframe=true wait-for-keyframe=true ! h264parse ! avdec_h264",
 }
 
 
@@ -71,13 +71,16 @@ def _size(pad):
 class Session:
     """A call; `start(offer)` answers it, `stop(reason)` ends it (idempotent)."""
 
-    def __init__(self, sid, codec, loop, *, ice_address=None, n_threads=0, thqa_interval=2, kbps=4000, vp8_speed=16):
-        self.sid, self.codec, self.loop = sid, codec, loop
+    def __init__(
+        self, sid, codec, loop, *, ice_address=None, n_threads=0, thqa_interval=2, kbps=4000, vp8_speed=16, loss=0.0
+    ):
+        self.sid, self.codec, self.loop, self.loss = sid, codec, loop, loss
         self.outbox = asyncio.Queue()
         self.ended = loop.create_future()  # the reason, once ended
         self.errors = []
         self.started = time.monotonic()
         self._counts = {"decoded": 0, "upscaled": 0, "encoded": 0}
+        self._keyframes = {"asked_by_browser": 0, "asked_of_browser": 0}  # GstForceKeyUnit upstream
         self._last = dict(self._counts, t=self.started)
         self._pts_in, self._lat = {}, []
         self._last_video = self.started
@@ -111,6 +114,7 @@ class Session:
         self._probe(get("inq").get_static_pad("sink"), self._on_decoded)
         self._probe(self.sr.get_static_pad("src"), self._on_upscaled)
         self._probe(get("encq").get_static_pad("src"), lambda _b: self._count("encoded"))
+        self._count_keyframe_requests(get("enc").get_static_pad("src"), "asked_by_browser")
         self.pipeline.get_bus().set_sync_handler(self._on_bus_sync)
 
     # -- from any thread ------------------------------------------------------------------------
@@ -129,6 +133,15 @@ class Session:
             return Gst.PadProbeReturn.OK
 
         pad.add_probe(Gst.PadProbeType.BUFFER, probe)
+
+    def _count_keyframe_requests(self, pad, what):
+        def probe(_pad, info):
+            s = info.get_event().get_structure()
+            if s is not None and s.get_name() == "GstForceKeyUnit":
+                self._keyframes[what] += 1
+            return Gst.PadProbeReturn.OK
+
+        pad.add_probe(Gst.PadProbeType.EVENT_UPSTREAM, probe)
 
     def _count(self, what):
         self._counts[what] += 1
@@ -163,6 +176,12 @@ class Session:
     def _on_pad_added(self, _wb, pad):
         if pad.get_direction() != Gst.PadDirection.SRC:
             return
+        try:
+            self._link_received(pad)
+        except Exception as e:  # end this call, not the server
+            self._post(self.stop, f"cannot receive the browser's video: {e}")
+
+    def _link_received(self, pad):
         s = pad.get_current_caps().get_structure(0)
         name = s.get_string("encoding-name")
         if s.get_string("media") != "video" or name not in DEPAY:
@@ -172,7 +191,10 @@ class Session:
             pad.link(sink.get_static_pad("sink"))
             self.send({"type": "note", "text": f"ignoring a {s.get_string('media')} {name} stream"})
             return
-        dec = Gst.parse_bin_from_description(DEPAY[name], True)
+        # --loss: packets dropped at random after webrtcbin's jitter buffer, as a lossy network would
+        lossy = f"netsim drop-probability={self.loss} ! " if self.loss else ""
+        dec = Gst.parse_bin_from_description(lossy + DEPAY[name], True)
+        self._count_keyframe_requests(dec.get_by_name("depay").get_static_pad("sink"), "asked_of_browser")
         self.pipeline.add(dec)
         dec.sync_state_with_parent()
         pad.link(dec.get_static_pad("sink"))
@@ -255,6 +277,7 @@ class Session:
             "fps": fps,
             "frames": counts,
             "skipped": counts["decoded"] - counts["upscaled"],
+            "keyframe_requests": dict(self._keyframes),
             "upscale_latency_ms": {
                 "mean": round(1000 * sum(lat) / len(lat), 1) if lat else None,
                 "max": round(1000 * max(lat), 1) if lat else None,
