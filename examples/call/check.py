@@ -10,7 +10,8 @@ reports (GET /calls):
   over --seconds;
 - the thqa scores (before, after) and ntiresr's stats arrive;
 - a second browser gets a call of its own (two pipelines, two sets of figures, both receiving),
-  and when it leaves its call ends and the first goes on.
+  and when it leaves its call ends and the first goes on;
+- the page asks its camera for 180p: the video sent back becomes 1280x720 and the server says why.
 Prints one line with what it measured; exit status 0 when every assertion holds, 1 otherwise.
 """
 
@@ -100,8 +101,9 @@ def chromium_args(clip):
         "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--mute-audio",
         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-video-capture={clip}", "--allow-loopback-in-peer-connection",
-        "--autoplay-policy=no-user-gesture-required", "--window-size=1600,620",
+        "--autoplay-policy=no-user-gesture-required", "--window-size=1280,600",
         "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+        "--disable-background-networking", "--disable-component-update",
     ]  # fmt: skip
 
 
@@ -123,7 +125,11 @@ def run(args, tmp):
     init = [shutil.which("tini"), "-s", "--"] if shutil.which("tini") else []  # reaps Chromium's children
     procs.append(
         subprocess.Popen(
-            [*init, "chromedriver", f"--port={dport}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [*init, "chromedriver", f"--port={dport}"],
+            # CI's G_DEBUG=fatal_warnings is for our GStreamer code, not for Chromium's use of GLib
+            env={k: v for k, v in os.environ.items() if k != "G_DEBUG"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
     )
     browsers = []
@@ -206,6 +212,19 @@ def run(args, tmp):
         after = one.js(STATE)
         check(after["framesDecoded"] > f1 + 10, "the first call stopped when the second browser left")
         check(after["ended"] is None, f"the first call ended: {after['ended']}")
+        # The page asks the camera for 180p: the video sent back follows, at 4x.
+        one.js("document.querySelector('button[data-h=\"180\"]').click()")
+
+        def at_180p():
+            st = one.js(STATE)
+            return st if st["sent"] == [320, 180] and st["received"] == [1280, 720] else None
+
+        switched = wait_for("1280x720 back after asking the camera for 180p", at_180p, 30)
+        check(
+            any("320x180" in n for n in switched["notes"]),
+            f"the server did not say the size changed: {switched['notes']}",
+        )
+        check(not switched["errors"], f"the page reports errors: {switched['errors']}")
         log = (tmp / "server.log").read_text()
         check("Traceback" not in log, f"the server logged a traceback:\n{log[-3000:]}")
         print(
@@ -213,7 +232,8 @@ def run(args, tmp):
             f"({s['codec']}), {fps:.1f} fps decoded over {args.seconds} s (rVFC {rvfc:.1f}), "
             f"upscale latency {mean_lat:.0f} ms, thqa {srv['before']['ema-score']:.2f} -> "
             f"{srv['after']['ema-score']:.2f}, ntiresr {srv['ntiresr']['mean-ms']:.1f} ms/frame; "
-            f"two calls {fps1:.1f} + {fps2:.1f} fps; the one that left ended alone; {time.monotonic() - t0:.0f} s"
+            f"two calls {fps1:.1f} + {fps2:.1f} fps; the one that left ended alone; 180p asked, 1280x720 back; "
+            f"{time.monotonic() - t0:.0f} s"
         )
     finally:
         for br in browsers:

@@ -1,8 +1,14 @@
 """One browser's call: its own pipeline, from the camera it sends to the upscaled video it gets back.
 
-    webrtcbin name=wb ! depay ! decode ! queue name=inq (leaky) ! thqa name=before ! ntiresr name=sr
-      ! thqa name=after ! proxysink    proxysrc ! queue name=encq (leaky) ! encode ! pay ! wb.
+    webrtcbin name=wb ! depay ! decode ! videorate ! video/x-raw,framerate=R/1
+      ! queue name=inq (leaky) ! thqa name=before ! ntiresr name=sr ! thqa name=after ! proxysink
+    proxysrc ! queue name=encq (leaky) ! encode ! pay ! wb.
     (one webrtcbin, one transceiver both ways; proxysink/proxysrc keep the graph free of loops)
+
+The rate R adapts to what the server keeps up with (`Rate`): a frame the leaky queue lets go
+leaves a timestamp gap, and ntiresr restarts its recurrent state at every gap, so a server that
+drops every other frame of 30 would upscale every frame from scratch; at a steady 15 fps (the
+gap is then one frame duration) the state carries over.
 
 GStreamer calls back from its own threads; everything a session tells the page goes through
 `loop.call_soon_threadsafe` into `outbox` (an asyncio.Queue the server drains into the websocket),
@@ -24,6 +30,8 @@ gi.require_version("Nice", "0.1")
 from gi.repository import Gst, GstSdp, GstWebRTC, Nice  # noqa: E402
 
 IDLE_S = 10  # a call whose video stops for this long is ended
+FPS_MAX, FPS_MIN = 30, 5  # the range of the adaptive rate
+GAP_NS = 500_000_000  # videorate fills shorter gaps (a late packet) with the previous frame
 LAT_KEEP = 256  # input timestamps kept for the latency probe
 
 # The return encode at 1080p is the dearest step after ntiresr; presets chosen by measurement
@@ -60,6 +68,44 @@ def _ice_agent(webrtcbin):
     return agent
 
 
+class Rate:
+    """The frame rate the server upscales at, set once a second from the last second's figures.
+
+    Down at once to what came out when the leaky queue let more than a tenth of the frames go;
+    down to what the browser sends when it sends less (videorate would repeat frames); up, after
+    3 s without a drop, to what the processing time allows (1000 / ms per frame from thqa
+    before to thqa after), by 2 fps or more. Each change is new caps: ntiresr restarts its
+    state once, which is why small changes are not made."""
+
+    def __init__(self, fps=FPS_MAX):
+        self.fps, self._calm, self._seen = fps, 0, 0
+
+    def caps(self):
+        return f"video/x-raw,framerate={self.fps}/1"
+
+    def update(self, received, admitted, upscaled, busy_ms):
+        """Frame rates from the browser, past videorate and out of ntiresr, and the mean time a
+        frame took through thqa, ntiresr, thqa: whether the rate changed."""
+        self._seen += 1
+        if self._seen <= 3:  # the first frames are slow (the model's first runs, a keyframe)
+            return False
+        new = self.fps
+        if admitted > 0 and admitted - upscaled > 0.1 * admitted:
+            self._calm = 0
+            new = max(FPS_MIN, min(self.fps - 1, int(upscaled)))
+        elif 0 < received < self.fps - 2:
+            self._calm = 0
+            new = max(FPS_MIN, round(received))
+        else:
+            self._calm += 1
+            if self._calm >= 3 and busy_ms:
+                target = min(FPS_MAX, int(1000 / busy_ms), int(received))
+                if target >= self.fps + 2:
+                    new, self._calm = target, 0
+        changed, self.fps = new != self.fps, new
+        return changed
+
+
 def _size(pad):
     caps = pad.get_current_caps()
     if caps is None:
@@ -79,16 +125,19 @@ class Session:
         self.ended = loop.create_future()  # the reason, once ended
         self.errors = []
         self.started = time.monotonic()
-        self._counts = {"decoded": 0, "upscaled": 0, "encoded": 0}
+        self._counts = {"received": 0, "decoded": 0, "upscaled": 0, "encoded": 0}
+        self.rate = Rate()
         self._keyframes = {"asked_by_browser": 0, "asked_of_browser": 0}  # GstForceKeyUnit upstream
         self._last = dict(self._counts, t=self.started)
         self._pts_in, self._lat = {}, []
+        self._busy_in, self._busy = {}, []  # from thqa before's input to thqa after's output
         self._last_video = self.started
         self._sizes = (None, None)
         enc = ENCODERS[codec.name].format(pt=codec.pt, kbps=kbps, bps=kbps * 1000, threads=2, vp8_speed=vp8_speed)
         self.pipeline = Gst.parse_launch(
             "webrtcbin name=wb bundle-policy=max-bundle latency=100 "
-            "queue name=inq leaky=downstream max-size-buffers=1 max-size-bytes=0 max-size-time=0 "
+            f"videorate name=rate max-duplication-time={GAP_NS} ! capsfilter name=ratecaps caps={self.rate.caps()} "
+            "! queue name=inq leaky=downstream max-size-buffers=1 max-size-bytes=0 max-size-time=0 "
             f"! thqa name=before interval={thqa_interval} message-interval=0 "
             f"! ntiresr name=sr n-threads={n_threads} "
             f"! thqa name=after interval={thqa_interval} message-interval=0 ! proxysink name=loopcut "
@@ -111,8 +160,11 @@ class Session:
         self.wb.connect("on-ice-candidate", self._on_ice_candidate)
         self.wb.connect("pad-added", self._on_pad_added)
         self.wb.connect("notify::ice-connection-state", self._on_ice_state)
+        self._probe(get("rate").get_static_pad("sink"), lambda _b: self._count("received"))
         self._probe(get("inq").get_static_pad("sink"), self._on_decoded)
         self._probe(self.sr.get_static_pad("src"), self._on_upscaled)
+        self._probe(self.before.get_static_pad("sink"), lambda b: self._stamp(self._busy_in, b))
+        self._probe(self.after.get_static_pad("src"), lambda b: self._took(self._busy_in, self._busy, b))
         self._probe(get("encq").get_static_pad("src"), lambda _b: self._count("encoded"))
         self._count_keyframe_requests(get("enc").get_static_pad("src"), "asked_by_browser")
         self.pipeline.get_bus().set_sync_handler(self._on_bus_sync)
@@ -146,18 +198,26 @@ class Session:
     def _count(self, what):
         self._counts[what] += 1
 
+    @staticmethod
+    def _stamp(stamps, buf):
+        if len(stamps) > LAT_KEEP:
+            stamps.clear()
+        stamps[buf.pts] = time.monotonic()
+
+    @staticmethod
+    def _took(stamps, times, buf):
+        t = stamps.pop(buf.pts, None)
+        if t is not None:
+            times.append(time.monotonic() - t)
+
     def _on_decoded(self, buf):
         self._count("decoded")
         self._last_video = time.monotonic()
-        if len(self._pts_in) > LAT_KEEP:
-            self._pts_in.clear()
-        self._pts_in[buf.pts] = time.monotonic()
+        self._stamp(self._pts_in, buf)
 
     def _on_upscaled(self, buf):
         self._count("upscaled")
-        t = self._pts_in.pop(buf.pts, None)
-        if t is not None:
-            self._lat.append(time.monotonic() - t)
+        self._took(self._pts_in, self._lat, buf)
 
     def _on_bus_sync(self, _bus, msg):
         if msg.type in (Gst.MessageType.ERROR, Gst.MessageType.WARNING, Gst.MessageType.EOS):
@@ -198,7 +258,7 @@ class Session:
         self.pipeline.add(dec)
         dec.sync_state_with_parent()
         pad.link(dec.get_static_pad("sink"))
-        dec.link(self.pipeline.get_by_name("inq"))
+        dec.link(self.pipeline.get_by_name("rate"))
 
     # -- on the asyncio thread ------------------------------------------------------------------
 
@@ -252,9 +312,13 @@ class Session:
         fps = {k: round((counts[k] - self._last[k]) / dt, 1) for k in counts}
         self._last = dict(counts, t=now)
         lat, self._lat = self._lat, []
+        busy, self._busy = self._busy, []
+        busy_ms = 1000 * sum(busy) / len(busy) if busy else None
+        if self.rate.update(fps["received"], fps["decoded"], fps["upscaled"], busy_ms):
+            self.pipeline.get_by_name("ratecaps").set_property("caps", Gst.Caps.from_string(self.rate.caps()))
         sr = self.sr.get_property("stats")
         sizes = (_size(self.sr.get_static_pad("sink")), _size(self.sr.get_static_pad("src")))
-        if sizes != self._sizes and sizes[0] and sizes[1]:
+        if sizes != self._sizes and sizes[0] and sizes[1] and sizes[1] == [4 * v for v in sizes[0]]:
             if self._sizes[0]:
                 self.send(
                     {
@@ -276,6 +340,8 @@ class Session:
             "size_out": sizes[1],
             "fps": fps,
             "frames": counts,
+            "rate": self.rate.fps,
+            "busy_ms": round(busy_ms, 1) if busy_ms else None,
             "skipped": counts["decoded"] - counts["upscaled"],
             "keyframe_requests": dict(self._keyframes),
             "upscale_latency_ms": {
