@@ -22,7 +22,9 @@ def main(argv=None):
     ap.add_argument("--kbps", type=int, default=4000, help="bitrate of the video sent back (default 4000)")
     ap.add_argument("--n-threads", type=int, default=0, help="ntiresr n-threads (default 0: all cores)")
     ap.add_argument("--thqa-interval", type=int, default=2, help="thqa scores one frame in this many (default 2)")
-    ap.add_argument("--loss", type=float, default=0.0, help="drop this fraction of the video packets received (a test)")
+    ap.add_argument(
+        "--loss", type=float, default=0.0, help="drop this fraction of the packets received (netsim after ICE; a test)"
+    )
     args = ap.parse_args(argv)
     if not 0 <= args.loss < 1:
         ap.error("--loss is a fraction, from 0 to below 1")

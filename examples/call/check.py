@@ -101,7 +101,7 @@ def chromium_args(clip):
         "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--mute-audio",
         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-video-capture={clip}", "--allow-loopback-in-peer-connection",
-        "--autoplay-policy=no-user-gesture-required", "--window-size=1280,600",
+        "--autoplay-policy=no-user-gesture-required", "--window-size=1280,680",
         "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
         "--disable-background-networking", "--disable-component-update",
     ]  # fmt: skip
@@ -231,7 +231,8 @@ def run(args, tmp):
             f"call check passed: {sent[0]}x{sent[1]} sent, {received[0]}x{received[1]} received "
             f"({s['codec']}), {fps:.1f} fps decoded over {args.seconds} s (rVFC {rvfc:.1f}), "
             f"upscale latency {mean_lat:.0f} ms, thqa {srv['before']['ema-score']:.2f} -> "
-            f"{srv['after']['ema-score']:.2f}, ntiresr {srv['ntiresr']['mean-ms']:.1f} ms/frame; "
+            f"{srv['after']['ema-score']:.2f}, ntiresr {srv['ntiresr']['mean-ms']:.1f} ms/frame, "
+            f"{srv['ntiresr']['resets']} resets in {srv['ntiresr']['frames']} frames, rate {srv['rate']} fps; "
             f"two calls {fps1:.1f} + {fps2:.1f} fps; the one that left ended alone; 180p asked, 1280x720 back; "
             f"{time.monotonic() - t0:.0f} s"
         )

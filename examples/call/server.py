@@ -106,8 +106,11 @@ class Server:
                         self.calls[sid] = session
                         pump = asyncio.create_task(self._pump(ws, session))
                         answer = await session.start(data["sdp"])
-                    except (ValueError, RuntimeError, asyncio.TimeoutError, GLib.Error) as e:
-                        log.warning("call %s: refused: %s", sid, e)
+                    except Exception as e:  # the call is refused, the server goes on
+                        if isinstance(e, (ValueError, RuntimeError, asyncio.TimeoutError, GLib.Error)):
+                            log.warning("call %s: refused: %s", sid, e)
+                        else:
+                            log.exception("call %s: refused", sid)
                         await ws.send_json({"type": "error", "text": f"call refused: {e}"})
                         if session is not None:
                             session.stop(f"call refused: {e}")

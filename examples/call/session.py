@@ -19,6 +19,7 @@ other sessions are not touched.
 
 import asyncio
 import ctypes
+import random
 import time
 
 import gi
@@ -51,8 +52,8 @@ ENCODERS = {
     ),
 }
 DEPAY = {
-    "VP8": "rtpvp8depay name=depay request-keyframe=true wait-for-keyframe=true ! vp8dec",
-    "H264": "rtph264depay name=depay request-keyframe=true wait-for-keyframe=true ! h264parse ! avdec_h264",
+    "VP8": "rtpvp8depay name=depay request-keyframe=true wait-for-keyframe=false ! vp8dec",
+    "H264": "rtph264depay name=depay request-keyframe=true wait-for-keyframe=false ! h264parse ! avdec_h264",
 }
 
 
@@ -73,8 +74,8 @@ class Rate:
 
     Down at once to what came out when the leaky queue let more than a tenth of the frames go;
     down to what the browser sends when it sends less (videorate would repeat frames); up, after
-    3 s without a drop, to what the processing time allows (1000 / ms per frame from thqa
-    before to thqa after), by 2 fps or more. Each change is new caps: ntiresr restarts its
+    5 s without a drop, to 80 % of what the processing time allows (1000 / ms per frame from
+    thqa before to thqa after: the encoder and the browser need the rest), by 2 fps or more. Each change is new caps: ntiresr restarts its
     state once, which is why small changes are not made."""
 
     def __init__(self, fps=FPS_MAX):
@@ -98,8 +99,8 @@ class Rate:
             new = max(FPS_MIN, round(received))
         else:
             self._calm += 1
-            if self._calm >= 3 and busy_ms:
-                target = min(FPS_MAX, int(1000 / busy_ms), int(received))
+            if self._calm >= 5 and busy_ms:
+                target = min(FPS_MAX, int(0.8 * 1000 / busy_ms), int(received))
                 if target >= self.fps + 2:
                     new, self._calm = target, 0
         changed, self.fps = new != self.fps, new
@@ -125,7 +126,8 @@ class Session:
         self.ended = loop.create_future()  # the reason, once ended
         self.errors = []
         self.started = time.monotonic()
-        self._counts = {"received": 0, "decoded": 0, "upscaled": 0, "encoded": 0}
+        # frames (and, for "lost", packets dropped by --loss)
+        self._counts = {"received": 0, "decoded": 0, "upscaled": 0, "encoded": 0, "lost": 0}
         self.rate = Rate()
         self._keyframes = {"asked_by_browser": 0, "asked_of_browser": 0}  # GstForceKeyUnit upstream
         self._last = dict(self._counts, t=self.started)
@@ -137,7 +139,7 @@ class Session:
         self.pipeline = Gst.parse_launch(
             "webrtcbin name=wb bundle-policy=max-bundle latency=100 "
             f"videorate name=rate max-duplication-time={GAP_NS} ! capsfilter name=ratecaps caps={self.rate.caps()} "
-            "! queue name=inq leaky=downstream max-size-buffers=1 max-size-bytes=0 max-size-time=0 "
+            "! queue name=inq leaky=downstream max-size-buffers=2 max-size-bytes=0 max-size-time=0 "
             f"! thqa name=before interval={thqa_interval} message-interval=0 "
             f"! ntiresr name=sr n-threads={n_threads} "
             f"! thqa name=after interval={thqa_interval} message-interval=0 ! proxysink name=loopcut "
@@ -251,9 +253,7 @@ class Session:
             pad.link(sink.get_static_pad("sink"))
             self.send({"type": "note", "text": f"ignoring a {s.get_string('media')} {name} stream"})
             return
-        # --loss: packets dropped at random after webrtcbin's jitter buffer, as a lossy network would
-        lossy = f"netsim drop-probability={self.loss} ! " if self.loss else ""
-        dec = Gst.parse_bin_from_description(lossy + DEPAY[name], True)
+        dec = Gst.parse_bin_from_description(DEPAY[name], True)
         self._count_keyframe_requests(dec.get_by_name("depay").get_static_pad("sink"), "asked_of_browser")
         self.pipeline.add(dec)
         dec.sync_state_with_parent()
@@ -290,6 +290,13 @@ class Session:
             raise RuntimeError("the pipeline did not start: " + "; ".join(self.errors or ["see the server log"]))
         offer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.OFFER, msg)
         await self._promise("set-remote-description", offer)
+        for i in range(64):  # NACK: lost packets are asked for again (RTX) before the decoder sees a gap
+            t = self.wb.emit("get-transceiver", i)
+            if t is None:
+                break
+            t.set_property("do-nack", True)
+        if self.loss:
+            self._lose_packets()
         reply = await self._promise("create-answer", None)
         answer = reply.get_value("answer") if reply is not None and reply.has_field("answer") else None
         if answer is None:
@@ -297,6 +304,27 @@ class Session:
             raise RuntimeError(f"webrtcbin made no answer ({err.message if err else 'no reason given'})")
         await self._promise("set-local-description", answer)
         return answer.sdp.as_text()
+
+    def _lose_packets(self):
+        """--loss: packets dropped at random as they leave webrtcbin's nicesrc, as on the network
+        (before decryption, the jitter buffer and NACK). netsim's drop-probability, as a pad probe:
+        netsim itself cannot be linked into webrtcbin's transport bin while it runs."""
+        it = self.pipeline.iterate_recurse()
+        while True:
+            res, e = it.next()
+            if res == Gst.IteratorResult.RESYNC:
+                it.resync()
+                continue
+            if res != Gst.IteratorResult.OK:
+                break
+            if e.get_factory() is not None and e.get_factory().get_name() == "nicesrc":
+                e.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self._maybe_lose)
+
+    def _maybe_lose(self, _pad, _info):
+        if random.random() < self.loss:
+            self._count("lost")
+            return Gst.PadProbeReturn.DROP
+        return Gst.PadProbeReturn.OK
 
     def add_ice(self, candidate):
         """A candidate from the page ({candidate, sdpMLineIndex}); an empty one ends the list."""
