@@ -21,7 +21,7 @@ def main(argv=None):
     ap.add_argument("--codec", choices=sdp.CODECS, default="H264", help="codec sent back, when offered (default H264)")
     ap.add_argument("--kbps", type=int, default=4000, help="bitrate of the video sent back (default 4000)")
     ap.add_argument("--n-threads", type=int, default=0, help="ntiresr n-threads (default 0: all cores)")
-    ap.add_argument("--thqa-interval", type=int, default=2, help="thqa scores one frame in this many (default 2)")
+    ap.add_argument("--thqa-interval", type=int, default=4, help="thqa scores one frame in this many (default 4)")
     ap.add_argument(
         "--loss", type=float, default=0.0, help="drop this fraction of the packets received (netsim after ICE; a test)"
     )

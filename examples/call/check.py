@@ -13,6 +13,8 @@ reports (GET /calls):
   and when it leaves its call ends and the first goes on;
 - the page asks its camera for 180p: the video sent back becomes 1280x720 and the server says why.
 Prints one line with what it measured; exit status 0 when every assertion holds, 1 otherwise.
+
+    python -m examples.call.check --soak 300 --loss 0.05     # by hand: a 5-minute call, 5 % loss
 """
 
 import argparse
@@ -118,7 +120,7 @@ def run(args, tmp):
     server_log = open(tmp / "server.log", "w")
     procs.append(
         subprocess.Popen(
-            [sys.executable, "-m", "examples.call", "--port", str(port)],
+            [sys.executable, "-m", "examples.call", "--port", str(port), "--loss", str(args.loss)],
             cwd=ROOT, env=env, stdout=server_log, stderr=subprocess.STDOUT,
         )
     )  # fmt: skip
@@ -154,6 +156,8 @@ def run(args, tmp):
         browsers.append(one)
         one.get(base + "/")
         s = wait_for("the upscaled video in the page", lambda: _receiving(one), 45)
+        if args.soak:
+            return soak(args, one, procs[0], tmp, t0)
         # One call, --seconds long: what the page decodes, what the server says.
         time.sleep(2)  # past the first keyframe and the jitter buffers' start
         a = one.js(STATE)
@@ -248,6 +252,29 @@ def run(args, tmp):
         server_log.close()
 
 
+def soak(args, page, server, tmp, t0):
+    """--soak: one call for that many seconds; no error on the page or the bus, video all along."""
+    rates, last, t_last = [], page.js(STATE), time.monotonic()
+    while time.monotonic() - t0 < args.soak:
+        time.sleep(10)
+        st, now = page.js(STATE), time.monotonic()
+        rates.append((st["framesDecoded"] - last["framesDecoded"]) / (now - t_last))
+        last, t_last = st, now
+        check(not st["errors"] and st["ended"] is None, f"after {now - t0:.0f} s: {st['errors']} {st['ended']}")
+        check(server.poll() is None, "the server died")
+    log = (tmp / "server.log").read_text()
+    check("Traceback" not in log and "(error:" not in log, f"errors in the server log:\n{log[-3000:]}")
+    srv = last["server"]
+    print(
+        f"call soak passed: {time.monotonic() - t0:.0f} s, loss {args.loss:.0%} ({srv['frames']['lost']} packets "
+        f"dropped), no error; decoded fps per 10 s min {min(rates):.1f} mean {sum(rates) / len(rates):.1f}; "
+        f"keyframes asked of the browser {srv['keyframe_requests']['asked_of_browser']}, by it "
+        f"{srv['keyframe_requests']['asked_by_browser']}; ntiresr {srv['ntiresr']['frames']} frames, "
+        f"{srv['ntiresr']['resets']} resets, {srv['ntiresr']['mean-ms']:.1f} ms/frame; thqa "
+        f"{srv['before']['ema-score']:.2f} -> {srv['after']['ema-score']:.2f}"
+    )
+
+
 def _receiving(browser):
     s = browser.js(STATE)
     if s and s["errors"]:
@@ -263,6 +290,8 @@ def main(argv=None):
     ap.add_argument("--min-fps", type=float, default=20.0, help="lowest decoded frame rate that passes (default 20)")
     ap.add_argument("--screenshot", type=Path, help="where to save the page (default: a temporary folder)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (clip, server log, screenshot)")
+    ap.add_argument("--loss", type=float, default=0.0, help="the server drops this fraction of the packets it receives")
+    ap.add_argument("--soak", type=int, help="instead: one call for this many seconds, no error all along (by hand)")
     args = ap.parse_args(argv)
     for tool in ("ffmpeg", "chromedriver", "chromium"):
         if not shutil.which(tool):

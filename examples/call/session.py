@@ -119,7 +119,7 @@ class Session:
     """A call; `start(offer)` answers it, `stop(reason)` ends it (idempotent)."""
 
     def __init__(
-        self, sid, codec, loop, *, ice_address=None, n_threads=0, thqa_interval=2, kbps=4000, vp8_speed=16, loss=0.0
+        self, sid, codec, loop, *, ice_address=None, n_threads=0, thqa_interval=4, kbps=4000, vp8_speed=16, loss=0.0
     ):
         self.sid, self.codec, self.loop, self.loss = sid, codec, loop, loss
         self.outbox = asyncio.Queue()
