@@ -290,11 +290,6 @@ class Session:
             raise RuntimeError("the pipeline did not start: " + "; ".join(self.errors or ["see the server log"]))
         offer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.OFFER, msg)
         await self._promise("set-remote-description", offer)
-        for i in range(64):  # NACK: lost packets are asked for again (RTX) before the decoder sees a gap
-            t = self.wb.emit("get-transceiver", i)
-            if t is None:
-                break
-            t.set_property("do-nack", True)
         if self.loss:
             self._lose_packets()
         reply = await self._promise("create-answer", None)
@@ -303,6 +298,14 @@ class Session:
             err = reply.get_value("error") if reply is not None and reply.has_field("error") else None
             raise RuntimeError(f"webrtcbin made no answer ({err.message if err else 'no reason given'})")
         await self._promise("set-local-description", answer)
+        # NACK: the jitter buffer asks the browser again for a lost packet. Set after the answer:
+        # set before, webrtcbin also offers RTX for what it sends, with an SSRC group whose media
+        # SSRC is still 0 (nothing sent yet), and Chrome then decodes the video but never shows it.
+        for i in range(8):
+            t = self.wb.emit("get-transceiver", i)
+            if t is None:
+                break
+            t.set_property("do-nack", True)
         return answer.sdp.as_text()
 
     def _lose_packets(self):
