@@ -173,7 +173,7 @@ def run(args, tmp):
         sent, received = b["sent"], b["received"]
         check(not b["errors"], f"the page reports errors: {b['errors']}")
         check(sent and received, f"no sizes: sent {sent}, received {received}")
-        wrong = [(x["sent"], x["received"]) for x in samples if x["received"] != [4 * v for v in x["sent"]]]
+        wrong = [(x["sent"], x["received"]) for x in samples if x["received"] != [4 * v for v in x["sent"] or ()]]
         check(
             len(wrong) <= 2,  # a size change takes a second or two to come round
             f"the video received is not 4x the video sent in {len(wrong)} of {len(samples)} samples: {wrong[:5]}",
@@ -208,6 +208,10 @@ def run(args, tmp):
         secs = time.monotonic() - t_b
         fps1, fps2 = (s1["framesDecoded"] - f1) / secs, (s2["framesDecoded"] - f2) / secs
         check(len(calls) == 2, f"the server reports {len(calls)} calls, not 2")
+        check(
+            len({c["call"] for c in calls}) == 2 and all(c["frames"]["upscaled"] > 0 for c in calls),
+            f"two calls: not two pipelines upscaling: {[(c['call'], c['frames']) for c in calls]}",
+        )
         check(s1["server"]["call"] != s2["server"]["call"], "both pages got the figures of the same call")
         check(fps1 > 1 and fps2 > 1, f"two calls: not both receiving ({fps1:.1f} and {fps2:.1f} fps)")
         check(not s1["errors"] and not s2["errors"], f"errors: {s1['errors']} {s2['errors']}")

@@ -12,7 +12,7 @@ gap is then one frame duration) the state carries over.
 
 GStreamer calls back from its own threads; everything a session tells the page goes through
 `loop.call_soon_threadsafe` into `outbox` (an asyncio.Queue the server drains into the websocket),
-and every bus message is handled on the asyncio thread. A session that ends (the page left, ICE
+and the bus is read on the asyncio thread. A session that ends (the page left, ICE
 failed, an error on the bus, no video for `IDLE_S`) sets its pipeline to NULL and says why; the
 other sessions are not touched.
 """
@@ -169,7 +169,7 @@ class Session:
         self._probe(self.after.get_static_pad("src"), lambda b: self._took(self._busy_in, self._busy, b))
         self._probe(get("encq").get_static_pad("src"), lambda _b: self._count("encoded"))
         self._count_keyframe_requests(get("enc").get_static_pad("src"), "asked_by_browser")
-        self.pipeline.get_bus().set_sync_handler(self._on_bus_sync)
+        self._bus_task = loop.create_task(self._watch_bus())
 
     # -- from any thread ------------------------------------------------------------------------
 
@@ -221,11 +221,6 @@ class Session:
         self._count("upscaled")
         self._took(self._pts_in, self._lat, buf)
 
-    def _on_bus_sync(self, _bus, msg):
-        if msg.type in (Gst.MessageType.ERROR, Gst.MessageType.WARNING, Gst.MessageType.EOS):
-            self._post(self._on_bus, msg)
-        return Gst.BusSyncReply.DROP
-
     def _on_ice_candidate(self, _wb, mline, candidate):
         self.send({"type": "ice", "candidate": {"candidate": candidate, "sdpMLineIndex": mline}})
 
@@ -261,6 +256,15 @@ class Session:
         dec.link(self.pipeline.get_by_name("rate"))
 
     # -- on the asyncio thread ------------------------------------------------------------------
+
+    async def _watch_bus(self):
+        """Every bus message, popped 5 times a second (a bus sync handler in PyGObject 3.42 leaks
+        the messages it drops, and with them their sources: the whole pipeline)."""
+        bus = self.pipeline.get_bus()
+        while not self.ended.done():
+            while not self.ended.done() and (msg := bus.pop()) is not None:
+                self._on_bus(msg)
+            await asyncio.sleep(0.2)
 
     def _on_bus(self, msg):
         if msg.type == Gst.MessageType.ERROR:
@@ -331,7 +335,7 @@ class Session:
 
     def add_ice(self, candidate):
         """A candidate from the page ({candidate, sdpMLineIndex}); an empty one ends the list."""
-        if not isinstance(candidate, dict) or not candidate.get("candidate"):
+        if self.ended.done() or not isinstance(candidate, dict) or not candidate.get("candidate"):
             return
         self.wb.emit("add-ice-candidate", int(candidate.get("sdpMLineIndex") or 0), str(candidate["candidate"]))
 
@@ -394,5 +398,14 @@ class Session:
             return
         self.ended.set_result(reason)
         self.outbox.put_nowait({"type": "ended", "reason": reason})
-        self.pipeline.get_bus().set_sync_handler(None)
-        self.loop.run_in_executor(None, self.pipeline.set_state, Gst.State.NULL)
+        self.loop.run_in_executor(None, self._teardown)
+
+    def _teardown(self):
+        """NULL, then let go of the GStreamer objects: the pad probes and signal handlers hold
+        this session, so the pipeline is freed only once the session no longer holds it."""
+        self.pipeline.set_state(Gst.State.NULL)
+        self.pipeline.get_bus().set_flushing(True)  # what is left on the bus holds its sources
+        self._post(self._forget)
+
+    def _forget(self):
+        self.pipeline = self.wb = self.sr = self.before = self.after = self._agent = None
