@@ -32,9 +32,13 @@ def main(argv=None):
     Gst.init(None)
     missing = [f for f in NEEDED if Gst.ElementFactory.find(f) is None]
     if missing:
+        ours = [f for f in missing if f in ("ntiresr", "thqa")]
         print(
-            f"missing GStreamer elements: {', '.join(missing)} (scripts/setup-debian installs them; "
-            "ntiresr and thqa need GST_PLUGIN_PATH to the built plugin)",
+            f"missing GStreamer elements: {', '.join(missing)} ("
+            + ("build the plugin, cargo build --release, or set GST_PLUGIN_PATH to it" if ours else "")
+            + ("; " if ours and len(ours) < len(missing) else "")
+            + ("scripts/setup-debian installs the others" if len(ours) < len(missing) else "")
+            + ")",
             file=sys.stderr,
         )
         return 2

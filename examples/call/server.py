@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import json
 import logging
+import socket
 import time
 from pathlib import Path
 
@@ -147,8 +148,16 @@ class Server:
 
 
 def run(host, port, **kwargs):
-    """Serve until interrupted."""
+    """Serve until interrupted; OSError when the address cannot be had (bound here, so that it
+    says so before aiohttp starts)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
     server = Server(ice_address=host if host not in ("0.0.0.0", "::", "") else None, **kwargs)
     started = time.strftime("%H:%M:%S")
-    print(f"[{started}] serving http://{host}:{port}/ (Ctrl-C ends)", flush=True)
-    web.run_app(server.app(), host=host, port=port, print=None)
+    print(f"[{started}] serving http://{host}:{sock.getsockname()[1]}/ (Ctrl-C ends)", flush=True)
+    web.run_app(server.app(), sock=sock, print=None)
