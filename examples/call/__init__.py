@@ -9,6 +9,7 @@ browser's call: its own GStreamer pipeline, run through PyGObject,
     webrtcbin (receive) ! depay ! decode ! queue leaky ! thqa name=before ! ntiresr
       ! thqa name=after ! queue leaky ! encode ! pay ! webrtcbin (the same one, sending back)
 
-and `sdp` picks the codec and payload type the browser offered. `check` drives headless
+`sdp` picks the codec and payload type the browser offered, `rate` the frame rate the call is
+upscaled at. `check` drives headless
 Chromium through chromium-driver (`webdriver`, the WebDriver protocol over HTTP).
 """

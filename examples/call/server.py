@@ -75,7 +75,7 @@ class Server:
                     if n % self.log_every == 0:
                         log.info(
                             "call %s: %s -> %s, fps in %s out %s, ntiresr %s ms, latency %s ms, thqa %s -> %s",
-                            sid, st["size_in"], st["size_out"], st["fps"]["decoded"], st["fps"]["upscaled"],
+                            sid, st["size_in"], st["size_out"], st["fps"]["received"], st["fps"]["upscaled"],
                             st["ntiresr"]["mean-ms"], st["upscale_latency_ms"]["mean"],
                             st["before"]["ema-score"], st["after"]["ema-score"],
                         )  # fmt: skip

@@ -30,8 +30,9 @@ gi.require_version("GstWebRTC", "1.0")
 gi.require_version("Nice", "0.1")
 from gi.repository import Gst, GstSdp, GstWebRTC, Nice  # noqa: E402
 
+from .rate import Rate  # noqa: E402
+
 IDLE_S = 10  # a call whose video stops for this long is ended
-FPS_MAX, FPS_MIN = 30, 5  # the range of the adaptive rate
 GAP_NS = 500_000_000  # videorate fills shorter gaps (a late packet) with the previous frame
 LAT_KEEP = 256  # input timestamps kept for the latency probe
 
@@ -69,44 +70,6 @@ def _ice_agent(webrtcbin):
     return agent
 
 
-class Rate:
-    """The frame rate the server upscales at, set once a second from the last second's figures.
-
-    Down at once to what came out when the leaky queue let more than a tenth of the frames go;
-    down to what the browser sends when it sends less (videorate would repeat frames); up, after
-    5 s without a drop, to 80 % of what the processing time allows (1000 / ms per frame from
-    thqa before to thqa after: the encoder and the browser need the rest), by 2 fps or more. Each change is new caps: ntiresr restarts its
-    state once, which is why small changes are not made."""
-
-    def __init__(self, fps=FPS_MAX):
-        self.fps, self._calm, self._seen = fps, 0, 0
-
-    def caps(self):
-        return f"video/x-raw,framerate={self.fps}/1"
-
-    def update(self, received, admitted, upscaled, busy_ms):
-        """Frame rates from the browser, past videorate and out of ntiresr, and the mean time a
-        frame took through thqa, ntiresr, thqa: whether the rate changed."""
-        self._seen += 1
-        if self._seen <= 3:  # the first frames are slow (the model's first runs, a keyframe)
-            return False
-        new = self.fps
-        if admitted > 0 and admitted - upscaled > 0.1 * admitted:
-            self._calm = 0
-            new = max(FPS_MIN, min(self.fps - 1, int(upscaled)))
-        elif 0 < received < self.fps - 2:
-            self._calm = 0
-            new = max(FPS_MIN, round(received))
-        else:
-            self._calm += 1
-            if self._calm >= 5 and busy_ms:
-                target = min(FPS_MAX, int(0.8 * 1000 / busy_ms), int(received))
-                if target >= self.fps + 2:
-                    new, self._calm = target, 0
-        changed, self.fps = new != self.fps, new
-        return changed
-
-
 def _size(pad):
     caps = pad.get_current_caps()
     if caps is None:
@@ -126,8 +89,8 @@ class Session:
         self.ended = loop.create_future()  # the reason, once ended
         self.errors = []
         self.started = time.monotonic()
-        # frames (and, for "lost", packets dropped by --loss)
-        self._counts = {"received": 0, "decoded": 0, "upscaled": 0, "encoded": 0, "lost": 0}
+        # frames from the browser, past videorate, out of ntiresr, into the encoder; packets --loss dropped
+        self._counts = {"received": 0, "admitted": 0, "upscaled": 0, "encoded": 0, "lost": 0}
         self.rate = Rate()
         self._keyframes = {"asked_by_browser": 0, "asked_of_browser": 0}  # GstForceKeyUnit upstream
         self._last = dict(self._counts, t=self.started)
@@ -163,7 +126,7 @@ class Session:
         self.wb.connect("pad-added", self._on_pad_added)
         self.wb.connect("notify::ice-connection-state", self._on_ice_state)
         self._probe(get("rate").get_static_pad("sink"), lambda _b: self._count("received"))
-        self._probe(get("inq").get_static_pad("sink"), self._on_decoded)
+        self._probe(get("inq").get_static_pad("sink"), self._on_admitted)
         self._probe(self.sr.get_static_pad("src"), self._on_upscaled)
         self._probe(self.before.get_static_pad("sink"), lambda b: self._stamp(self._busy_in, b))
         self._probe(self.after.get_static_pad("src"), lambda b: self._took(self._busy_in, self._busy, b))
@@ -212,8 +175,8 @@ class Session:
         if t is not None:
             times.append(time.monotonic() - t)
 
-    def _on_decoded(self, buf):
-        self._count("decoded")
+    def _on_admitted(self, buf):
+        self._count("admitted")
         self._last_video = time.monotonic()
         self._stamp(self._pts_in, buf)
 
@@ -349,7 +312,7 @@ class Session:
         lat, self._lat = self._lat, []
         busy, self._busy = self._busy, []
         busy_ms = 1000 * sum(busy) / len(busy) if busy else None
-        if self.rate.update(fps["received"], fps["decoded"], fps["upscaled"], busy_ms):
+        if self.rate.update(fps["received"], fps["admitted"], fps["upscaled"], busy_ms):
             self.pipeline.get_by_name("ratecaps").set_property("caps", Gst.Caps.from_string(self.rate.caps()))
         sr = self.sr.get_property("stats")
         sizes = (_size(self.sr.get_static_pad("sink")), _size(self.sr.get_static_pad("src")))
@@ -377,7 +340,7 @@ class Session:
             "frames": counts,
             "rate": self.rate.fps,
             "busy_ms": round(busy_ms, 1) if busy_ms else None,
-            "skipped": counts["decoded"] - counts["upscaled"],
+            "skipped": counts["admitted"] - counts["upscaled"],
             "keyframe_requests": dict(self._keyframes),
             "upscale_latency_ms": {
                 "mean": round(1000 * sum(lat) / len(lat), 1) if lat else None,
