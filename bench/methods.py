@@ -9,12 +9,13 @@ user's pipeline would; all others take the decoded frames.
 For speed, `method.timer(lr_path, w, h)` returns the wall time to upscale every frame of the raw
 I420 file `lr_path`, start-up included (speed.py subtracts a 1-frame run).
 
-The element is measured in seven variants: `ntiresr` (its defaults: `preset=fidelity`,
+The element is measured in eight variants: `ntiresr` (its defaults: `preset=fidelity`,
 `backend=cpu`, the plugin's own SIMD kernels where they cover the model, tract otherwise),
 `ntiresr-tract` (`backend=tract`: tract alone, the path before issue #20), `ntiresr-nv12` (the
 default backend fed NV12, NV12 out), `ntiresr-mirror` (the mirror ensemble) and `ntiresr-detail`
-(`preset=detail`, the other embedded model), and `ntiresr-avx2` and `ntiresr-portable` (the own
-kernels' other paths, forced with NTIRESR_ISA; left out where the CPU lacks the path).
+(`preset=detail`, the other embedded model), `ntiresr-avx2` and `ntiresr-portable` (the own
+kernels' other f32 paths, forced with NTIRESR_ISA) and `ntiresr-avx512bf16` (bf16 weights and
+activations, scored: its quality gate), each left out where the CPU lacks the path.
 `ntiresr-tract`, `ntiresr-nv12` and the forced paths are speed-only (`method.speed_only`): tract
 and every path compute the same network within 1e-5 and NV12 only lays the chroma out
 differently, so their quality figures would be ntiresr's.
@@ -51,9 +52,12 @@ GST_VARIANTS = {
     # 1e-5); the default variants run the fastest path the CPU has
     "ntiresr-avx2": {"isa": "avx2"},
     "ntiresr-portable": {"isa": "portable"},
+    # bf16 weights and activations (AVX512-BF16): scored too, its quality gate against fp32
+    "ntiresr-avx512bf16": {"isa": "avx512bf16"},
 }
 # NTIRESR_ISA's paths and the /proc/cpuinfo flags each needs
-ISA_FLAGS = {"avx512": {"avx512f"}, "avx2": {"avx2", "fma"}, "portable": set()}
+ISA_FLAGS = {"avx512bf16": {"avx512f", "avx512_bf16"}, "avx512": {"avx512f"}, "avx2": {"avx2", "fma"},
+             "portable": set()}
 ALL = [*GST_VARIANTS, "bicubic", "lanczos", *PEER_FILES]
 
 
@@ -116,9 +120,9 @@ class Gst:
             + ("" if self.fmt == "I420" else f"-{self.fmt.lower()}") + (f"-{preset}" if preset else "") \
             + (f"-{isa}" if isa else "")
         self.name = ("ntiresr-standin" if standin else "ntiresr") + suffix
-        # tract alone and every kernel path are the same network within 1e-5; NV12 the same
-        # computation: quality = ntiresr's
-        self.speed_only = bool(backend == "tract" or self.fmt != "I420" or isa)
+        # tract alone and every f32 kernel path are the same network within 1e-5; NV12 the same
+        # computation: quality = ntiresr's (bf16 rounds: it is scored)
+        self.speed_only = bool(backend == "tract" or self.fmt != "I420" or (isa and isa != "avx512bf16"))
         # networks run per frame (the mirror ensemble runs two), for GFLOP/s; 0: no network (stand-in)
         self.networks = 0 if standin else 2 if mirror else 1
         self.env = gst.plugin_env(plugin_path)

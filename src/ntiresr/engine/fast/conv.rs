@@ -15,6 +15,8 @@ pub(super) unsafe fn conv_row(isa: Isa, l: &ConvLayer, io: &RowIo, epi: &[EpiRt]
         Isa::Avx512 => unsafe { super::kernel_avx512::conv_row(l, io, epi) },
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2Fma => unsafe { super::kernel_avx2::conv_row(l, io, epi) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512Bf16 => unsafe { super::kernel_bf16::conv_row(l, io, epi) },
         _ => unsafe { conv_row_portable(l, io, epi) },
     }
 }

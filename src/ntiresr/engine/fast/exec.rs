@@ -279,7 +279,7 @@ pub(super) unsafe fn run_rows(
                             std::array::from_fn(|j| target.row_ptr(b.dst[j], y));
                         let stride = b.m * r.cs;
                         finite[*out] &= match isa {
-                            Isa::Avx512 => unsafe {
+                            Isa::Avx512 | Isa::Avx512Bf16 => unsafe {
                                 super::transpose::scatter_row(src, stride, w, &d, &b.ops)
                             },
                             _ => unsafe {

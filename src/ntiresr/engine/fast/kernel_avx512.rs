@@ -69,7 +69,7 @@ unsafe fn strip<const N: usize, const PIX: usize>(
 
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn epilogue(mut v: __m512, epi: &[EpiRt], off: usize) -> __m512 {
+pub(super) unsafe fn epilogue(mut v: __m512, epi: &[EpiRt], off: usize) -> __m512 {
     for e in epi {
         v = match *e {
             EpiRt::Point(PointOp::Affine(m, a)) => {

@@ -31,6 +31,8 @@ pub(super) struct ConvLayer {
     pub w: Vec<f32>,
     /// `[cs_out]`.
     pub bias: Vec<f32>,
+    /// `w` as bf16 pairs for the bf16 kernel (`kernel_bf16::pack_weights`); empty otherwise.
+    pub wb: Vec<u32>,
 }
 
 impl ConvLayer {
@@ -74,6 +76,7 @@ impl ConvLayer {
             ow,
             w,
             bias: b,
+            wb: Vec::new(),
         }
     }
 

@@ -20,6 +20,8 @@ mod isa;
 mod kernel_avx2;
 #[cfg(target_arch = "x86_64")]
 mod kernel_avx512;
+#[cfg(target_arch = "x86_64")]
+mod kernel_bf16;
 mod layer;
 mod plan;
 mod proto;
@@ -93,7 +95,15 @@ impl FastNet {
         if !isa.available() {
             return Err(format!("this CPU does not run the {} path", isa.name()));
         }
-        let prog = graph::build(model, grid)?;
+        let mut prog = graph::build(model, grid)?;
+        #[cfg(target_arch = "x86_64")]
+        if isa == Isa::Avx512Bf16 {
+            for step in &mut prog.steps {
+                if let plan::Step::Conv { layer, .. } = step {
+                    layer.wb = kernel_bf16::pack_weights(layer);
+                }
+            }
+        }
         let sched = schedule::schedule(&prog, rows_per_sweep)?;
         let widest = prog.bufs.iter().map(|g| g.row()).max().unwrap_or(0);
         let mut zero = vec![0f32; widest + 16];

@@ -218,7 +218,7 @@ fn check(m: &ModelProto, grid: (usize, usize), isa: Isa, rows: usize, what: &str
         for (i, (a, b)) in got.iter().zip(want.iter()).enumerate() {
             let err = (a - b).abs();
             assert!(
-                err <= 1e-5 * b.abs().max(1.0),
+                err <= isa.tolerance() * b.abs().max(1.0),
                 "{what} {isa:?} grid {grid:?} output {k} element {i}: fast {a} tract {b}"
             );
             worst = worst.max(err);
