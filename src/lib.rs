@@ -25,7 +25,7 @@ mod thqa;
 #[doc(hidden)]
 pub mod testing {
     pub use crate::ntiresr::engine::fast::{DEFAULT_ROWS_PER_SWEEP, FastNet, Isa};
-    pub use crate::ntiresr::engine::network::{Backend, Network};
+    pub use crate::ntiresr::engine::network::{Backend, Network, Precision};
     pub use crate::ntiresr::engine::planes::{Plane, PlaneMut};
     pub use crate::ntiresr::engine::session::Session;
     pub use crate::ntiresr::engine::upscaler::Upscaler;

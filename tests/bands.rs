@@ -5,15 +5,15 @@ mod common;
 
 use common::{data, max_abs_diff, step_upscaler};
 use gstntiresr::testing::Upscaler;
-use gstntiresr::testing::{Backend, Network};
+use gstntiresr::testing::{Backend, Network, Precision};
 
 /// Runs `network` on six frames of `width x height` in two bands and on the whole frame, and
 /// compares their residuals after every frame.
 fn check_bands_match_whole_frame(network: &Network, width: u32, height: u32) {
     assert!(network.reach().is_some(), "{} is local", network.name());
     let (w, h) = (width as usize, height as usize);
-    let mut whole = Upscaler::new(network, w, h, Backend::Cpu, 1, false).unwrap();
-    let mut banded = Upscaler::new(network, w, h, Backend::Cpu, 2, false).unwrap();
+    let mut whole = Upscaler::new(network, w, h, Backend::Cpu, Precision::Fp32, 1, false).unwrap();
+    let mut banded = Upscaler::new(network, w, h, Backend::Cpu, Precision::Fp32, 2, false).unwrap();
     assert_eq!((whole.band_count(), banded.band_count()), (1, 2));
     for t in 0..6 {
         let input = common::frame(width, height, t);
@@ -54,7 +54,8 @@ fn a_model_that_is_not_local_runs_on_the_whole_frame() {
     // (tests/data/make/global_model.py): every output row depends on every input row.
     let network = Network::from_file(&data("global_mean.onnx")).unwrap();
     assert_eq!(network.reach(), None);
-    let mut upscaler = Upscaler::new(&network, 96, 70, Backend::Cpu, 2, false).unwrap();
+    let mut upscaler =
+        Upscaler::new(&network, 96, 70, Backend::Cpu, Precision::Fp32, 2, false).unwrap();
     assert_eq!(upscaler.band_count(), 1);
     step_upscaler(&mut upscaler, &common::frame(96, 70, 0), 96, 70);
 }

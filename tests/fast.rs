@@ -5,12 +5,22 @@
 mod common;
 
 use common::{data, max_abs_diff, step_upscaler};
-use gstntiresr::testing::{Backend, Network, Session, Upscaler};
+use gstntiresr::testing::{Backend, Network, Precision, Session, Upscaler};
 
 fn check_fast_matches_tract(network: &Network, width: u32, height: u32, threads: usize) {
     let (w, h) = (width as usize, height as usize);
-    let mut fast = Upscaler::new(network, w, h, Backend::Cpu, threads, false).unwrap();
-    let mut tract = Upscaler::new(network, w, h, Backend::Tract, threads, false).unwrap();
+    let mut fast =
+        Upscaler::new(network, w, h, Backend::Cpu, Precision::Fp32, threads, false).unwrap();
+    let mut tract = Upscaler::new(
+        network,
+        w,
+        h,
+        Backend::Tract,
+        Precision::Fp32,
+        threads,
+        false,
+    )
+    .unwrap();
     assert!(
         fast.kernels().starts_with("own kernels"),
         "{}",
@@ -45,7 +55,7 @@ fn test_model_on_own_kernels_matches_tract() {
 #[test]
 fn a_model_the_own_kernels_do_not_cover_runs_on_tract_and_says_why() {
     let network = Network::from_file(&data("global_mean.onnx")).unwrap();
-    let session = Session::new(&network, (8, 6), Backend::Cpu, None).unwrap();
+    let session = Session::new(&network, (8, 6), Backend::Cpu, Precision::Fp32, None).unwrap();
     let kernels = session.kernels();
     assert!(
         kernels.starts_with("tract (") && kernels.contains("ReduceMean"),

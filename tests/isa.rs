@@ -9,7 +9,7 @@ mod common;
 use std::process::Command;
 
 use common::{max_abs_diff, step_upscaler};
-use gstntiresr::testing::{Backend, Isa, Network, Upscaler};
+use gstntiresr::testing::{Backend, Isa, Network, Precision, Upscaler};
 
 const VAR: &str = "NTIRESR_ISA";
 /// Set in the child: the case it runs.
@@ -50,8 +50,26 @@ fn child() {
     let want = std::env::var(VAR).unwrap();
     for (width, height, threads) in [(480u32, 270u32, 2usize), (97, 55, 1)] {
         let (w, h) = (width as usize, height as usize);
-        let mut own = Upscaler::new(&network, w, h, Backend::Cpu, threads, false).unwrap();
-        let mut tract = Upscaler::new(&network, w, h, Backend::Tract, threads, false).unwrap();
+        let mut own = Upscaler::new(
+            &network,
+            w,
+            h,
+            Backend::Cpu,
+            Precision::Fp32,
+            threads,
+            false,
+        )
+        .unwrap();
+        let mut tract = Upscaler::new(
+            &network,
+            w,
+            h,
+            Backend::Tract,
+            Precision::Fp32,
+            threads,
+            false,
+        )
+        .unwrap();
         println!("KERNELS: {}", own.kernels());
         assert_eq!(own.kernels(), format!("own kernels ({want})"));
         for t in 0..3 {

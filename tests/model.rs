@@ -5,7 +5,7 @@ mod common;
 use std::path::Path;
 
 use common::{data, read_sample};
-use gstntiresr::testing::{Backend, ModelError, Network, Session};
+use gstntiresr::testing::{Backend, ModelError, Network, Precision, Session};
 
 /// Replays `<model>.sample.bin` (written by `training/export.py`): two recurrent steps from an
 /// empty state, compared with what PyTorch gave (max abs error <= 1e-3 in 0..1 units).
@@ -21,7 +21,7 @@ fn check_parity(network: &Network, sample: &Path) {
     let (s1, rest) = rest.split_at(ns);
     let (r1, s2) = rest.split_at(nr);
 
-    let mut session = Session::new(network, (w, h), Backend::Cpu, None).unwrap();
+    let mut session = Session::new(network, (w, h), Backend::Cpu, Precision::Fp32, None).unwrap();
     let max_err = |a: &[f32], b: &[f32]| {
         a.iter()
             .zip(b)
@@ -128,7 +128,7 @@ fn wrong_channel_counts_are_contract_errors_that_name_the_file_and_tensor() {
 #[test]
 fn cuda_backend_fails_cleanly_without_cuda() {
     let network = Network::from_file(&data("tiny.onnx")).unwrap();
-    let err = Session::new(&network, (4, 4), Backend::Cuda, None)
+    let err = Session::new(&network, (4, 4), Backend::Cuda, Precision::Fp32, None)
         .unwrap_err()
         .to_string();
     assert!(err.contains("cuda"), "{err}");

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{data, frame, step_upscaler};
-use gstntiresr::testing::{Backend, Network, Upscaler};
+use gstntiresr::testing::{Backend, Network, Precision, Upscaler};
 
 /// Threads of this process, from /proc.
 fn threads() -> usize {
@@ -28,7 +28,8 @@ fn an_upscaler_holds_exactly_n_threads_more() {
         for mirror in [false, true] {
             for n in [1, 2, 4] {
                 settle_to(before);
-                let mut upscaler = Upscaler::new(&network, 64, 300, backend, n, mirror).unwrap();
+                let mut upscaler =
+                    Upscaler::new(&network, 64, 300, backend, Precision::Fp32, n, mirror).unwrap();
                 // A frame through it (composition included): every pool has its threads.
                 step_upscaler(&mut upscaler, &frame(64, 300, 1), 64, 300);
                 let added = threads() - before;

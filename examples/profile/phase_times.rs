@@ -2,7 +2,7 @@
 //! bands, the residual) and the composition of each output plane, for 480x270 I420 frames.
 //!
 //!     cargo run --release --example phase_times -- [frames=40] [n-threads=0]
-use gstntiresr::testing::{Backend, EMBEDDED_MODEL, Network, Plane, PlaneMut, Upscaler};
+use gstntiresr::testing::{Backend, EMBEDDED_MODEL, Network, Plane, PlaneMut, Precision, Upscaler};
 use std::time::Instant;
 
 fn main() {
@@ -16,7 +16,7 @@ fn main() {
     );
     let (w, h) = (480usize, 270usize);
     let net = Network::from_bytes("embedded", EMBEDDED_MODEL).unwrap();
-    let mut up = Upscaler::new(&net, w, h, Backend::Cpu, threads, false).unwrap();
+    let mut up = Upscaler::new(&net, w, h, Backend::Cpu, Precision::Fp32, threads, false).unwrap();
     let y: Vec<u8> = (0..w * h).map(|i| (i * 37 % 251) as u8).collect();
     let c: Vec<u8> = (0..w * h / 4).map(|i| (i * 13 % 253) as u8).collect();
     let plane = |d: &'static [u8], pw, ph| Plane {

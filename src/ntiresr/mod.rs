@@ -8,7 +8,7 @@ mod continuity;
 pub(crate) mod engine;
 mod imp;
 
-pub use engine::network::Backend;
+pub use engine::network::{Backend, Precision};
 
 /// The default model (`preset=fidelity`), embedded in the plugin (see `models/README.md`).
 pub const EMBEDDED_MODEL: &[u8] = include_bytes!("../../models/ntiresr.onnx");
@@ -54,6 +54,7 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     #[cfg(feature = "doc")]
     {
         Backend::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+        Precision::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
         Preset::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     }
     gst::Element::register(

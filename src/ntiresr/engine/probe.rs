@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::network::{Backend, Locality, Network};
+use super::network::{Backend, Locality, Network, Precision};
 use super::planes::IN_CHANNELS;
 use super::session::Session;
 use crate::onnx::{self, ModelError};
@@ -30,7 +30,7 @@ impl Network {
 /// Runs the model once on a tiny grid and checks every output shape and value: a model that
 /// cannot run there breaks the contract.
 fn check_outputs(net: &Network) -> Result<(), ModelError> {
-    let mut session = Session::new(net, (3, 2), Backend::Cpu, None)?;
+    let mut session = Session::new(net, (3, 2), Backend::Cpu, Precision::Fp32, None)?;
     session.pack_with(|f| f.fill(0.5));
     session.step().map_err(|e| match e {
         ModelError::Run(m) => ModelError::Contract(format!("{m} (on a 3x2 test grid)")),
@@ -55,7 +55,7 @@ const REACH_INPUTS: usize = 3;
 /// period fits, or the model cannot run on that grid.
 fn locality(net: &Network) -> Option<Locality> {
     let (w, h) = (8, 2 * REACH_SPAN + 1);
-    let mut session = Session::new(net, (w, h), Backend::Cpu, None).ok()?;
+    let mut session = Session::new(net, (w, h), Backend::Cpu, Precision::Fp32, None).ok()?;
     let mut seed = 0x2545_f491_u32;
     let mut noise = |n: usize| -> Vec<f32> {
         (0..n)

@@ -4,7 +4,7 @@
 
 use super::fast::{Isa, RowsOut};
 use super::fast_session::{FastSession, Refusal};
-use super::network::{Backend, Network};
+use super::network::{Backend, Network, Precision};
 use super::tract_session::TractSession;
 use super::workers::Workers;
 use crate::onnx::ModelError;
@@ -19,17 +19,22 @@ pub enum Session {
 }
 
 impl Session {
-    /// Plans `net` for a `(w, h)` chroma grid on `backend`; tract runs on `workers` when there
-    /// are any (the fast path runs on the calling thread).
+    /// Plans `net` for a `(w, h)` chroma grid on `backend` (the own kernels in `precision`);
+    /// tract runs on `workers` when there are any (the fast path runs on the calling thread).
     pub fn new(
         net: &Network,
         grid: (usize, usize),
         backend: Backend,
+        precision: Precision,
         workers: Option<&Workers>,
     ) -> Result<Self, ModelError> {
         let why_not_fast = match backend {
             Backend::Cpu => {
-                match FastSession::new(net, grid, Isa::chosen().map_err(ModelError::Run)?) {
+                match FastSession::new(
+                    net,
+                    grid,
+                    Isa::chosen(precision.wants_bf16()).map_err(ModelError::Run)?,
+                ) {
                     Ok(fast) => return Ok(Session::Fast(Box::new(fast))),
                     Err(Refusal::NotCovered(why)) => Some(why),
                     Err(Refusal::Contract(e)) => return Err(e),

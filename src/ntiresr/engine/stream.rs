@@ -7,7 +7,7 @@
 
 use super::bands::{self, Band};
 use super::fast::RowsOut;
-use super::network::{Backend, Network};
+use super::network::{Backend, Network, Precision};
 use super::planes::{self, OUT_CHANNELS, Plane};
 use super::session::Session;
 use super::workers::Workers;
@@ -35,11 +35,12 @@ impl Stream {
         network: &Network,
         grid: (usize, usize),
         backend: Backend,
+        precision: Precision,
         threads: usize,
         workers: Option<&Workers>,
     ) -> Result<Self, ModelError> {
         let (bands, whole_frame_because) =
-            match Self::plan_bands(network, grid, backend, threads, workers) {
+            match Self::plan_bands(network, grid, backend, precision, threads, workers) {
                 Ok(bands) => (bands, None),
                 Err(why) => {
                     let whole = Band {
@@ -47,7 +48,7 @@ impl Stream {
                         own: 0..grid.1,
                     };
                     let shared = workers.filter(|_| threads > 1);
-                    let session = Session::new(network, grid, backend, shared)?;
+                    let session = Session::new(network, grid, backend, precision, shared)?;
                     (vec![(whole, session)], Some(why))
                 }
             };
@@ -77,6 +78,7 @@ impl Stream {
         network: &Network,
         grid: (usize, usize),
         backend: Backend,
+        precision: Precision,
         threads: usize,
         workers: Option<&Workers>,
     ) -> Result<Vec<(Band, Session)>, String> {
@@ -94,8 +96,9 @@ impl Stream {
         split
             .into_iter()
             .map(|band| {
-                let session = Session::new(network, (grid.0, band.rows()), backend, None)
-                    .map_err(|e| format!("a band could not be planned: {e}"))?;
+                let session =
+                    Session::new(network, (grid.0, band.rows()), backend, precision, None)
+                        .map_err(|e| format!("a band could not be planned: {e}"))?;
                 Ok((band, session))
             })
             .collect()

@@ -2,7 +2,7 @@
 //! or averaged with that of its mirror image) and the composition.
 
 use super::mirror;
-use super::network::{Backend, Network};
+use super::network::{Backend, Network, Precision};
 use super::planes::{self, Plane, PlaneMut};
 use super::stream::Stream;
 use super::workers::{Workers, resolve_threads};
@@ -33,13 +33,15 @@ struct Mirror {
 }
 
 impl Upscaler {
-    /// Plans `network` for `width x height` input frames; with `mirror_ensemble`, also for their
-    /// mirror images (twice the network time).
+    /// Plans `network` for `width x height` input frames on `backend` (the own kernels in
+    /// `precision`) and `threads`; with `mirror_ensemble`, also for their mirror images (twice
+    /// the network time).
     pub fn new(
         network: &Network,
         width: usize,
         height: usize,
         backend: Backend,
+        precision: Precision,
         threads: usize,
         mirror_ensemble: bool,
     ) -> Result<Self, ModelError> {
@@ -51,10 +53,10 @@ impl Upscaler {
             _ => (threads, threads),
         };
         let workers = Workers::new(threads)?;
-        let direct = Stream::new(network, grid, backend, own, workers.as_ref())?;
+        let direct = Stream::new(network, grid, backend, precision, own, workers.as_ref())?;
         let mirror = if mirror_ensemble {
             Some(Mirror {
-                stream: Stream::new(network, grid, backend, other, workers.as_ref())?,
+                stream: Stream::new(network, grid, backend, precision, other, workers.as_ref())?,
                 planes: Default::default(),
                 averaged: vec![0.0; direct.residual_len()],
             })

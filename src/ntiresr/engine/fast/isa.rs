@@ -29,12 +29,21 @@ impl Isa {
             .unwrap_or(Isa::Portable)
     }
 
-    /// The path to plan for: the one [`OVERRIDE_VAR`] names, else [`Isa::detect`]'s. An unknown
-    /// name, or a path this CPU does not run, is an error that says which paths it runs.
-    pub fn chosen() -> Result<Isa, String> {
+    /// The path to plan for: the one [`OVERRIDE_VAR`] names, else the fastest this CPU runs in
+    /// the arithmetic asked for (`bf16`: [`Isa::Avx512Bf16`] where available, the fastest f32
+    /// path otherwise). An unknown name, or a path this CPU does not run, is an error that says
+    /// which paths it runs.
+    pub fn chosen(bf16: bool) -> Result<Isa, String> {
+        let fastest = || {
+            if bf16 && Isa::Avx512Bf16.available() {
+                Isa::Avx512Bf16
+            } else {
+                Isa::detect()
+            }
+        };
         match std::env::var(OVERRIDE_VAR) {
-            Err(std::env::VarError::NotPresent) => Ok(Isa::detect()),
-            Ok(name) if name.is_empty() => Ok(Isa::detect()),
+            Err(std::env::VarError::NotPresent) => Ok(fastest()),
+            Ok(name) if name.is_empty() => Ok(fastest()),
             Ok(name) => {
                 let runs = Isa::all_available()
                     .iter()
