@@ -9,16 +9,18 @@ user's pipeline would; all others take the decoded frames.
 For speed, `method.timer(lr_path, w, h)` returns the wall time to upscale every frame of the raw
 I420 file `lr_path`, start-up included (speed.py subtracts a 1-frame run).
 
-The element is measured in eight variants: `ntiresr` (its defaults: `preset=fidelity`,
+The element is measured in nine variants: `ntiresr` (its defaults: `preset=fidelity`,
 `backend=cpu`, the plugin's own SIMD kernels where they cover the model, tract otherwise),
 `ntiresr-tract` (`backend=tract`: tract alone, the path before issue #20), `ntiresr-nv12` (the
 default backend fed NV12, NV12 out), `ntiresr-mirror` (the mirror ensemble) and `ntiresr-detail`
 (`preset=detail`, the other embedded model), `ntiresr-avx2` and `ntiresr-portable` (the own
 kernels' other f32 paths, forced with NTIRESR_ISA) and `ntiresr-avx512bf16` (bf16 weights and
-activations, scored: its quality gate), each left out where the CPU lacks the path.
-`ntiresr-tract`, `ntiresr-nv12` and the forced paths are speed-only (`method.speed_only`): tract
-and every path compute the same network within 1e-5 and NV12 only lays the chroma out
-differently, so their quality figures would be ntiresr's.
+activations, scored: its quality gate) and `ntiresr-fp32` (`precision=fp32`, scored: the
+default is bf16 where the CPU has AVX512-BF16), each path left out where the CPU lacks it.
+`ntiresr-tract`, `ntiresr-nv12` and the forced f32 paths are speed-only (`method.speed_only`):
+tract and every f32 path compute the same network within 1e-5 (and within 0.004 dB of the bf16
+default), and NV12 only lays the chroma out differently, so their quality figures would be
+ntiresr's.
 """
 
 import subprocess
@@ -52,8 +54,10 @@ GST_VARIANTS = {
     # 1e-5); the default variants run the fastest path the CPU has
     "ntiresr-avx2": {"isa": "avx2"},
     "ntiresr-portable": {"isa": "portable"},
-    # bf16 weights and activations (AVX512-BF16): scored too, its quality gate against fp32
+    # bf16 weights and activations (AVX512-BF16; the default where the CPU has it), and f32 on
+    # the same CPU: both scored, the bf16 quality gate
     "ntiresr-avx512bf16": {"isa": "avx512bf16"},
+    "ntiresr-fp32": {"precision": "fp32"},
 }
 # NTIRESR_ISA's paths and the /proc/cpuinfo flags each needs
 ISA_FLAGS = {"avx512bf16": {"avx512f", "avx512_bf16"}, "avx512": {"avx512f"}, "avx2": {"avx2", "fma"},
@@ -113,12 +117,12 @@ class Gst:
 
     def __init__(self, standin: bool = False, plugin_path: Path = PLUGIN_PATH, model: Path | None = None,
                  mirror: bool = False, backend: str | None = None, fmt: str = "I420",
-                 preset: str | None = None, isa: str | None = None):
+                 preset: str | None = None, isa: str | None = None, precision: str | None = None):
         self.standin, self.model, self.mirror, self.backend = standin, model, mirror, backend
         self.fmt, self.isa = fmt.upper(), isa
         suffix = ("-mirror" if mirror else "") + (f"-{backend}" if backend else "") \
             + ("" if self.fmt == "I420" else f"-{self.fmt.lower()}") + (f"-{preset}" if preset else "") \
-            + (f"-{isa}" if isa else "")
+            + (f"-{isa}" if isa else "") + (f"-{precision}" if precision else "")
         self.name = ("ntiresr-standin" if standin else "ntiresr") + suffix
         # tract alone and every f32 kernel path are the same network within 1e-5; NV12 the same
         # computation: quality = ntiresr's (bf16 rounds: it is scored)
@@ -137,6 +141,8 @@ class Gst:
             self.props["backend"] = backend
         if preset:
             self.props["preset"] = preset
+        if precision:
+            self.props["precision"] = precision
 
     def available(self) -> bool:
         return self.standin or gst.has_element("ntiresr", self.env)

@@ -26,8 +26,8 @@
  * - `backend` (`cpu` / `tract` / `cuda`): where the network runs (`cpu`: the own kernels where
  *   they cover the model, tract otherwise).
  * - `precision` (`auto` / `fp32` / `bf16`, auto): the own kernels' arithmetic (`bf16`: bf16
- *   weights and activations, f32 sums, on CPUs with AVX512-BF16; `auto` takes it only once its
- *   quality gate holds).
+ *   weights and activations, f32 sums, on CPUs with AVX512-BF16; `auto`: bf16 where the CPU has
+ *   it, its quality gate against f32 holding on val, fp32 otherwise).
  * - `mirror-ensemble` (bool, false): also run each frame mirrored and average the two.
  * - `stats` (GstStructure, read-only): `frames`, `resets`, `mean-ms`, `max-ms`, `failed`,
  *   `dropped`.
@@ -176,7 +176,7 @@ impl ObjectImpl for NtireSr {
                     .blurb(
                         "The own kernels' arithmetic: fp32, or bf16 weights and activations with \
                          fp32 sums on CPUs with AVX512-BF16 (about 1.5x faster; fp32 without it); \
-                         auto takes bf16 only once its quality gate holds",
+                         auto: bf16 where the CPU has it (its quality gate holds), else fp32",
                     )
                     .mutable_ready()
                     .build(),
