@@ -49,7 +49,7 @@ pub enum Backend {
 #[repr(u32)]
 #[enum_type(name = "GstNtireSrPrecision")]
 pub enum Precision {
-    /// bf16 where the CPU has it and its quality gate holds ([`BF16_GATE_HOLDS`]), else f32.
+    /// bf16 where the CPU has it and its quality gate holds (`BF16_GATE_HOLDS`), else f32.
     #[default]
     #[enum_value(
         name = "Auto: bf16 where the CPU has AVX512-BF16 and its quality gate holds, else fp32",
