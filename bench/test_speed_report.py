@@ -46,13 +46,19 @@ def test_pipeline_nv12():
 def test_variants(standin):
     """ALL's element variants: their names, properties, speed-only flags and pipelines."""
     assert [n for n in methods.ALL if n.startswith("ntiresr")] == [
-        "ntiresr", "ntiresr-tract", "ntiresr-nv12", "ntiresr-mirror", "ntiresr-detail"]
+        "ntiresr", "ntiresr-tract", "ntiresr-nv12", "ntiresr-mirror", "ntiresr-detail", "ntiresr-avx2",
+        "ntiresr-portable", "ntiresr-avx512bf16", "ntiresr-fp32"]
     ms = {n: methods.Gst(standin, **kw) for n, kw in methods.GST_VARIANTS.items()}
     pre = "ntiresr-standin" if standin else "ntiresr"
     assert [m.name for m in ms.values()] == [pre, f"{pre}-tract", f"{pre}-nv12", f"{pre}-mirror",
-                                             f"{pre}-detail"]
-    assert [m.speed_only for m in ms.values()] == [False, True, True, False, False]
-    assert [m.networks for m in ms.values()] == ([0] * 5 if standin else [1, 1, 1, 2, 1])
+                                             f"{pre}-detail", f"{pre}-avx2", f"{pre}-portable",
+                                             f"{pre}-avx512bf16", f"{pre}-fp32"]
+    # the f32 paths compute ntiresr's network within 1e-5: timed only; bf16 and fp32 are scored
+    assert [m.speed_only for m in ms.values()] == [False, True, True, False, False, True, True, False, False]
+    assert [m.networks for m in ms.values()] == ([0] * 9 if standin else [1, 1, 1, 2, 1, 1, 1, 1, 1])
+    # a kernel path is forced through the environment, not a property
+    assert {n: m.env.get("NTIRESR_ISA") for n, m in ms.items() if m.isa} == {
+        "ntiresr-avx2": "avx2", "ntiresr-portable": "portable", "ntiresr-avx512bf16": "avx512bf16"}
     cmd = {n: m.command(Path("in.yuv"), 480, 270, None, raw=True) for n, m in ms.items()}
     elem = "videoscale" if standin else "ntiresr"
     props = {n: c[c.index(elem) + 1:c.index("!", c.index(elem))] for n, c in cmd.items()}
@@ -60,7 +66,9 @@ def test_variants(standin):
         assert all(p == ["method=catrom"] for p in props.values())
     else:
         assert props == {"ntiresr": [], "ntiresr-tract": ["backend=tract"], "ntiresr-nv12": [],
-                         "ntiresr-mirror": ["mirror-ensemble=true"], "ntiresr-detail": ["preset=detail"]}
+                         "ntiresr-mirror": ["mirror-ensemble=true"], "ntiresr-detail": ["preset=detail"],
+                         "ntiresr-avx2": [], "ntiresr-portable": [], "ntiresr-avx512bf16": [],
+                         "ntiresr-fp32": ["precision=fp32"]}
     for n, c in cmd.items():
         f = "nv12" if n == "ntiresr-nv12" else "i420"
         assert f"format={f}" in c and f"video/x-raw,format={f.upper()},width=1920,height=1080" in c
