@@ -85,6 +85,24 @@ fn a_failed_frame_falls_back_to_bicubic_and_resets_the_state() {
     assert_eq!(s.get::<u64>("frames").unwrap(), 3, "{s}");
 }
 
+/// Plays `pipeline` until EOS or an error (60 s at most), then stops it; the error, if any.
+fn play_to_end(pipeline: &gst::Bin) -> Option<glib::Error> {
+    let _ = pipeline.set_state(gst::State::Playing);
+    let msg = pipeline
+        .bus()
+        .unwrap()
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(60),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("neither finished nor failed");
+    pipeline.set_state(gst::State::Null).unwrap();
+    match msg.view() {
+        gst::MessageView::Error(e) => Some(e.error()),
+        _ => None,
+    }
+}
+
 /// Runs `description` with a bus sync handler that, on every warning or error, queries the
 /// latency of the element named `sr` (as an application's handler may); returns the error, if
 /// any, or panics if the pipeline hangs.
@@ -108,19 +126,7 @@ fn run_querying_latency_on_messages(description: &'static str) -> Option<glib::E
             }
             gst::BusSyncReply::Pass
         });
-        let _ = pipeline.set_state(gst::State::Playing);
-        let msg = bus
-            .timed_pop_filtered(
-                gst::ClockTime::from_seconds(60),
-                &[gst::MessageType::Eos, gst::MessageType::Error],
-            )
-            .expect("neither finished nor failed");
-        let error = match msg.view() {
-            gst::MessageView::Error(e) => Some(e.error()),
-            _ => None,
-        };
-        pipeline.set_state(gst::State::Null).unwrap();
-        let _ = done.send(error);
+        let _ = done.send(play_to_end(&pipeline));
     });
     finished
         .recv_timeout(Duration::from_secs(90))
@@ -210,24 +216,9 @@ fn a_model_with_wrong_channel_counts_is_a_settings_error_and_the_element_lives_o
             data("wrong_residual.onnx").display()
         ))
         .unwrap()
-        .downcast::<gst::Pipeline>()
+        .downcast::<gst::Bin>()
         .unwrap();
-        let bus = pipeline.bus().unwrap();
-        let finish = |pipeline: &gst::Pipeline| {
-            let _ = pipeline.set_state(gst::State::Playing);
-            let msg = bus
-                .timed_pop_filtered(
-                    gst::ClockTime::from_seconds(60),
-                    &[gst::MessageType::Eos, gst::MessageType::Error],
-                )
-                .expect("neither finished nor failed");
-            pipeline.set_state(gst::State::Null).unwrap();
-            match msg.view() {
-                gst::MessageView::Error(e) => Some(e.error()),
-                _ => None,
-            }
-        };
-        let error = finish(&pipeline).expect("a wrong model is an error");
+        let error = play_to_end(&pipeline).expect("a wrong model is an error");
         assert!(
             error.matches(gst::LibraryError::Settings),
             "{backend}: {error}"
@@ -240,7 +231,11 @@ fn a_model_with_wrong_channel_counts_is_a_settings_error_and_the_element_lives_o
         // The same element, given a good model, starts and runs.
         let sr = pipeline.by_name("sr").unwrap();
         sr.set_property("model-location", tiny_model());
-        assert_eq!(finish(&pipeline).map(|e| e.to_string()), None, "{backend}");
+        assert_eq!(
+            play_to_end(&pipeline).map(|e| e.to_string()),
+            None,
+            "{backend}"
+        );
     }
 }
 

@@ -14,6 +14,16 @@ fn tiny_quality_model() -> String {
     data("thqa_tiny.onnx").display().to_string()
 }
 
+/// A `thqa` on the tiny quality model, in a Harness.
+fn tiny_thqa() -> (gst::Element, gst_check::Harness) {
+    let element = gst::ElementFactory::make("thqa")
+        .property("model-location", tiny_quality_model())
+        .build()
+        .unwrap();
+    let harness = gst_check::Harness::with_element(&element, Some("sink"), Some("src"));
+    (element, harness)
+}
+
 /// A frame of `format` whose bytes follow a pattern (every byte differs from its neighbours).
 fn raw_frame(format: VideoFormat, width: u32, height: u32, seed: u32) -> gst::Buffer {
     let info = gst_video::VideoInfo::builder(format, width, height)
@@ -50,11 +60,7 @@ fn buffers_pass_bit_identical_and_uncopied() {
     ] {
         // 37x21 is larger than the test model's 16x16 patches, 9x7 smaller.
         for (w, h) in [(37, 21), (9, 7)] {
-            let element = gst::ElementFactory::make("thqa")
-                .property("model-location", tiny_quality_model())
-                .build()
-                .unwrap();
-            let mut harness = gst_check::Harness::with_element(&element, Some("sink"), Some("src"));
+            let (element, mut harness) = tiny_thqa();
             let caps = gst_video::VideoInfo::builder(format, w, h)
                 .fps(gst::Fraction::new(25, 1))
                 .build()
@@ -122,11 +128,7 @@ fn messages_carry_the_documented_fields() {
 #[test]
 fn running_scores_restart_after_a_flush() {
     init();
-    let element = gst::ElementFactory::make("thqa")
-        .property("model-location", tiny_quality_model())
-        .build()
-        .unwrap();
-    let mut harness = gst_check::Harness::with_element(&element, Some("sink"), Some("src"));
+    let (element, mut harness) = tiny_thqa();
     harness.set_src_caps(caps(32, 32));
     assert_eq!(element.property::<f64>("clip-score"), -1.0);
     for i in 0..2 {
@@ -293,11 +295,7 @@ fn default_message_rate_suits_a_bus_nobody_drains() {
 #[test]
 fn model_location_is_refused_while_running_and_the_rest_applies() {
     init();
-    let element = gst::ElementFactory::make("thqa")
-        .property("model-location", tiny_quality_model())
-        .build()
-        .unwrap();
-    let mut harness = gst_check::Harness::with_element(&element, Some("sink"), Some("src"));
+    let (element, mut harness) = tiny_thqa();
     let bus = gst::Bus::new();
     element.set_bus(Some(&bus));
     harness.set_src_caps_str("video/x-raw,format=I420,width=32,height=16,framerate=25/1");
