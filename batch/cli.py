@@ -204,9 +204,17 @@ def _read_record(path):
         return None
 
 
-def claimed_by_another(inp, out, prev):
-    """Whether an earlier run's manifest says `out` was written for another input."""
-    return any(r.get("output") == str(out) and r.get("input") != str(inp) for r in prev.values())
+def writers(prev):
+    """Output path -> the inputs an earlier run's records say it was written for."""
+    out = defaultdict(set)
+    for r in prev.values():
+        out[r.get("output")].add(r.get("input"))
+    return out
+
+
+def claimed_by_another(inp, out, written_for):
+    """Whether an earlier run's records (`writers`) say `out` was written for another input."""
+    return bool(written_for.get(str(out), set()) - {str(inp)})
 
 
 def skipped_record(inp, out, prev):
@@ -311,10 +319,11 @@ def run(args):
     inputs = find_inputs(args.in_dir, out_dir)
     outputs = output_paths(inputs, args.in_dir, out_dir)
     prev = previous_records(out_dir)
+    written_for = writers(prev)
     records, todo = [], []
     for inp in inputs:
         out = outputs[inp]
-        if out.is_file() and out.stat().st_size > 0 and not claimed_by_another(inp, out, prev):
+        if out.is_file() and out.stat().st_size > 0 and not claimed_by_another(inp, out, written_for):
             records.append(skipped_record(inp, out, prev))
         else:
             todo.append(inp)
@@ -336,8 +345,9 @@ def run(args):
                 client.close()
                 if cluster is not None:
                     cluster.close()
-            # Every worker has stopped: a file that completed after the client stopped listening
-            # (interrupted) has its record beside it.
+            # A file that completed after the client stopped listening (interrupted) has its record
+            # beside it. (The LocalCluster's workers have stopped; a remote cluster's may still
+            # finish one: the next run reads its record.) Then what died mid-file left goes.
             recorded = {r["input"] for r in records}
             for inp in todo:
                 out = outputs[inp]
@@ -439,8 +449,6 @@ def _process(args, client, worker, todo, outputs, records, manifest):
             f"[{done}/{len(todo)} {time.monotonic() - t0:.0f}s] {r['status']:5} {job['input']}: {what}"
             + (f" ({w.get('host')}:{w.get('pid')})" if w else "")
         )
-    for inp in todo:  # what a worker that died mid-file left
-        _cleanup_partials(outputs[inp])
     return failed
 
 

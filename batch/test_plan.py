@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from batch.cli import claimed_by_another, find_inputs, output_paths, skipped_record, threads_by_cores
+from batch.cli import claimed_by_another, find_inputs, output_paths, skipped_record, threads_by_cores, writers
 from batch.worker import core_set
 
 
@@ -49,7 +49,7 @@ def test_every_input_gets_its_own_output_name(tmp_path):
 
 
 def test_an_output_another_input_wrote_is_not_taken_as_done():
-    prev = {"/in/a.mkv.mp4": {"input": "/in/a.mkv.mp4", "output": "/out/a.mkv.mp4", "status": "ok"}}
-    assert claimed_by_another(Path("/in/a.mkv"), Path("/out/a.mkv.mp4"), prev)
-    assert not claimed_by_another(Path("/in/a.mkv.mp4"), Path("/out/a.mkv.mp4"), prev)
-    assert not claimed_by_another(Path("/in/b.mkv"), Path("/out/b.mp4"), prev)
+    written_for = writers({"/in/a.mkv.mp4": {"input": "/in/a.mkv.mp4", "output": "/out/a.mkv.mp4", "status": "ok"}})
+    assert claimed_by_another(Path("/in/a.mkv"), Path("/out/a.mkv.mp4"), written_for)
+    assert not claimed_by_another(Path("/in/a.mkv.mp4"), Path("/out/a.mkv.mp4"), written_for)
+    assert not claimed_by_another(Path("/in/b.mkv"), Path("/out/b.mp4"), written_for)
