@@ -58,9 +58,10 @@ def _value(v) -> str:
 
 def ntiresr_pipeline(src: Path, width: int, height: int, sink: Path | None = None, *,
                      raw: bool = False, props: Mapping[str, object] | None = None,
-                     standin: bool = False, fmt: str = "I420") -> list[str]:
+                     standin: bool = False, fmt: str = "I420",
+                     out_size: tuple[int, int] | None = None) -> list[str]:
     """The gst-launch-1.0 command (argument list): `src` -> ntiresr -> raw `fmt` at FACTOR x
-    (width x height) -> `sink`.
+    (width x height), or at `out_size` (1x to 4x the input's), -> `sink`.
 
     src: an H.265 elementary stream (`filesrc ! h265parse ! avdec_h265`, then `videoconvert` to
     `fmt` unless that is I420, the decoder's output) or, with raw=True, tightly packed frames of
@@ -83,6 +84,7 @@ def ntiresr_pipeline(src: Path, width: int, height: int, sink: Path | None = Non
         element = ["videoscale", "method=catrom"]
     else:
         element = ["ntiresr", *(f"{k}={_value(v)}" for k, v in (props or {}).items())]
-    caps = f"video/x-raw,format={fmt.upper()},width={FACTOR * width},height={FACTOR * height}"
+    out_w, out_h = out_size or (FACTOR * width, FACTOR * height)
+    caps = f"video/x-raw,format={fmt.upper()},width={out_w},height={out_h}"
     sink_args = ["fakesink", "sync=false"] if sink is None else ["filesink", f"location={sink}"]
     return ["gst-launch-1.0", "-q", *source, "!", *element, "!", caps, "!", *sink_args]

@@ -62,25 +62,6 @@ fn rejects_unsupported_sizes() {
     }
 }
 
-/// The caps upstream may send when downstream only accepts `downstream`.
-fn upstream_caps(downstream: gst::Caps) -> gst::Caps {
-    let mut h = Harness::with_element(&element(), Some("sink"), Some("src"));
-    h.set_sink_caps(downstream);
-    let sink = h.element().unwrap().static_pad("sink").unwrap();
-    sink.query_caps(None)
-}
-
-#[test]
-fn caps_queries_map_both_ways() {
-    let upstream = upstream_caps(caps(1920, 1080));
-    let s = upstream.structure(0).unwrap();
-    let size = (s.get::<i32>("width"), s.get::<i32>("height"));
-    assert_eq!(size, (Ok(480), Ok(270)));
-    // Downstream caps that are no exact x4 of a supported size leave nothing upstream.
-    let upstream = upstream_caps(caps(1922, 1080));
-    assert!(upstream.is_empty(), "{upstream}");
-}
-
 #[test]
 fn keeps_timestamps_and_durations() {
     let mut h = harness(40, 24);

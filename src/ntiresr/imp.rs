@@ -4,9 +4,14 @@
 /**
  * element-ntiresr:
  *
- * x4 super-resolution and H.265 artifact removal for talking-head video: I420 or NV12 in, the
- * same format at four times the width and height out, by a small causal recurrent network (an
+ * Super-resolution and H.265 artifact removal for talking-head video: I420 or NV12 in, the
+ * same format out at the size downstream asks for, from the input's size to four times its width
+ * and height (four times when downstream does not care), by a small causal recurrent network (an
  * ONNX model run by the plugin's own SIMD kernels, or by tract; a trained model is embedded).
+ * The network upscales x4; any other size is its output resampled (Lanczos-3, antialiased) to
+ * the size asked for. Below x1.5, and for an input larger than `max-network-pixels` (at a size
+ * other than exactly x4), the input is resampled without the network. When the input size changes mid-stream, the output size
+ * stays what it was (if the new input can reach it): downstream sees no new caps.
  * The output for frame t uses frames up to t only and is pushed before frame t+1 is accepted;
  * the temporal state is reset on a flush, a DISCONT buffer, a timestamp gap of more than 1.5
  * frames, new caps and stop.
@@ -29,6 +34,9 @@
  *   weights and activations, f32 sums, on CPUs with AVX512-BF16; `auto`: bf16 where the CPU has
  *   it, its quality gate against f32 holding on val, fp32 otherwise).
  * - `mirror-ensemble` (bool, false): also run each frame mirrored and average the two.
+ * - `max-network-pixels` (uint64, 230400 = 640x360): the largest input (width x height) the
+ *   network runs on when the output is not exactly x4 (its time grows with the input's area);
+ *   larger inputs are resampled alone. 0: only exactly x4 runs the network.
  * - `stats` (GstStructure, read-only): `frames`, `resets`, `mean-ms`, `max-ms`, `failed`,
  *   `dropped`.
  *
@@ -49,7 +57,7 @@ use super::caps::{self, FACTOR};
 use super::continuity::Continuity;
 use super::engine::network::Network;
 use super::engine::planes::{Plane, PlaneMut};
-use super::engine::upscaler::Upscaler;
+use super::engine::scaler::{Scaler, ScalerOptions};
 use super::{Backend, Precision, Preset};
 use crate::onnx;
 use crate::ready_only;
@@ -76,6 +84,8 @@ const DEFAULT_BACKEND: Backend = Backend::Cpu;
 const DEFAULT_PRECISION: Precision = Precision::Auto;
 const DEFAULT_MIRROR_ENSEMBLE: bool = false;
 const DEFAULT_PRESET: Preset = Preset::Fidelity;
+/// 640x360: x4 of it costs 1.8x x4 of 480x270, still real time on two cores.
+const DEFAULT_MAX_NETWORK_PIXELS: u64 = 640 * 360;
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -85,6 +95,7 @@ struct Settings {
     backend: Backend,
     precision: Precision,
     mirror_ensemble: bool,
+    max_network_pixels: u64,
 }
 
 impl Default for Settings {
@@ -96,6 +107,7 @@ impl Default for Settings {
             backend: DEFAULT_BACKEND,
             precision: DEFAULT_PRECISION,
             mirror_ensemble: DEFAULT_MIRROR_ENSEMBLE,
+            max_network_pixels: DEFAULT_MAX_NETWORK_PIXELS,
         }
     }
 }
@@ -111,7 +123,7 @@ const MAX_FAILED_IN_A_ROW: u32 = 25;
 struct State {
     network: Option<Arc<Network>>,
     /// Taken out while a frame runs through the network.
-    upscaler: Option<Upscaler>,
+    scaler: Option<Scaler>,
     in_info: Option<gst_video::VideoInfo>,
     continuity: Continuity,
     failed_in_a_row: u32,
@@ -190,6 +202,16 @@ impl ObjectImpl for NtireSr {
                     .default_value(DEFAULT_MIRROR_ENSEMBLE)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecUInt64::builder("max-network-pixels")
+                    .nick("Largest network input")
+                    .blurb(
+                        "The largest input (width x height) the network runs on when the output \
+                         is not exactly x4 (its time grows with the input's area); larger inputs \
+                         are resampled without it (0: only exactly x4 runs the network)",
+                    )
+                    .default_value(DEFAULT_MAX_NETWORK_PIXELS)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
                     .blurb(
@@ -219,6 +241,9 @@ impl ObjectImpl for NtireSr {
             "backend" => settings.backend = value.get().expect("type checked"),
             "precision" => settings.precision = value.get().expect("type checked"),
             "mirror-ensemble" => settings.mirror_ensemble = value.get().expect("type checked"),
+            "max-network-pixels" => {
+                settings.max_network_pixels = value.get().expect("type checked")
+            }
             _ => unreachable!("unknown property {}", pspec.name()),
         }
     }
@@ -232,6 +257,7 @@ impl ObjectImpl for NtireSr {
             "backend" => settings.backend.to_value(),
             "precision" => settings.precision.to_value(),
             "mirror-ensemble" => settings.mirror_ensemble.to_value(),
+            "max-network-pixels" => settings.max_network_pixels.to_value(),
             "stats" => {
                 let stats = self.stats.lock().unwrap();
                 let mut s = stats.to_structure("application/x-ntiresr-stats");
@@ -250,10 +276,11 @@ impl ElementImpl for NtireSr {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
         static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
             gst::subclass::ElementMetadata::new(
-                "NTIRE talking-head x4 super-resolution",
+                "NTIRE talking-head super-resolution (up to x4)",
                 "Filter/Effect/Converter/Video/Scaler",
-                "Upscales I420 or NV12 video x4 and removes H.265 artifacts with a causal \
-                 recurrent network (the plugin's own SIMD kernels, or tract)",
+                "Upscales I420 or NV12 video to the size downstream asks for (1x to 4x, x4 by \
+                 default) and removes H.265 artifacts with a causal recurrent network (the \
+                 plugin's own SIMD kernels, or tract)",
                 "ntiresr developers",
             )
         });
@@ -283,7 +310,7 @@ impl ElementImpl for NtireSr {
                     "src",
                     gst::PadDirection::Src,
                     gst::PadPresence::Always,
-                    &template_caps(caps::MIN_IN * FACTOR, caps::MAX_IN * FACTOR),
+                    &template_caps(caps::MIN_IN, caps::MAX_IN * FACTOR),
                 )
                 .unwrap(),
             ]
@@ -344,7 +371,64 @@ impl BaseTransformImpl for NtireSr {
         })
     }
 
+    /// The other pad's size nearest to: the size it has now (an input that changes size
+    /// mid-stream keeps the output's), else 4x the input (a quarter of the output).
+    fn fixate_caps(
+        &self,
+        direction: gst::PadDirection,
+        caps: &gst::Caps,
+        othercaps: gst::Caps,
+    ) -> gst::Caps {
+        gst::trace!(
+            CAT,
+            imp = self,
+            "{direction:?} {caps}: to fixate {othercaps}"
+        );
+        let mut othercaps = othercaps;
+        othercaps.truncate();
+        let to_output = direction == gst::PadDirection::Sink;
+        let other_pad = if to_output { "src" } else { "sink" };
+        let current = self
+            .obj()
+            .static_pad(other_pad)
+            .and_then(|pad| pad.current_caps());
+        let size = |caps: &gst::Caps| {
+            let s = caps.structure(0)?;
+            Some((s.get::<i32>("width").ok()?, s.get::<i32>("height").ok()?))
+        };
+        if let (Some((w, h)), Some(s)) = (size(caps), othercaps.make_mut().structure_mut(0)) {
+            let default = if to_output {
+                (w.saturating_mul(FACTOR), h.saturating_mul(FACTOR))
+            } else {
+                ((w + FACTOR - 1) / FACTOR, (h + FACTOR - 1) / FACTOR)
+            };
+            let fits = |(cw, ch): (i32, i32)| {
+                let ok = |field: &str, v: i32| {
+                    s.value(field)
+                        .is_ok_and(|allowed| v.to_value().intersect(allowed).is_some())
+                };
+                ok("width", cw) && ok("height", ch)
+            };
+            let wanted = current
+                .as_ref()
+                .and_then(size)
+                .filter(|&c| fits(c))
+                .unwrap_or(default);
+            caps::fixate_nearest(s, "width", wanted.0);
+            caps::fixate_nearest(s, "height", wanted.1);
+        }
+        gst::debug!(
+            CAT,
+            imp = self,
+            "{direction:?} {caps}: fixating {othercaps}"
+        );
+        self.parent_fixate_caps(direction, caps, othercaps)
+    }
+
     fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
+        if let gst::QueryViewMut::Caps(_) = query.view_mut() {
+            return self.query_caps_within_template(direction, query);
+        }
         if direction == gst::PadDirection::Src
             && let gst::QueryViewMut::Latency(q) = query.view_mut()
         {
@@ -436,18 +520,16 @@ impl VideoFilterImpl for NtireSr {
             .clone()
             .ok_or_else(|| gst::loggable_error!(CAT, "set_info before start"))?;
         let (w, h) = (in_info.width() as usize, in_info.height() as usize);
-        let backend = settings.backend;
+        let out = (out_info.width() as usize, out_info.height() as usize);
         // Planning takes a while: no lock is held meanwhile.
-        let upscaler = Upscaler::new(
-            &network,
-            w,
-            h,
-            backend,
-            settings.precision,
-            settings.n_threads as usize,
-            settings.mirror_ensemble,
-        )
-        .map_err(|e| {
+        let options = ScalerOptions {
+            backend: settings.backend,
+            precision: settings.precision,
+            threads: settings.n_threads as usize,
+            mirror_ensemble: settings.mirror_ensemble,
+            max_network_pixels: settings.max_network_pixels,
+        };
+        let scaler = Scaler::new(&network, (w, h), out, options).map_err(|e| {
             let e = e.with_context(&format!("for caps {incaps}"));
             self.post_error_message(e.to_error_message());
             gst::loggable_error!(CAT, "{e}")
@@ -456,29 +538,42 @@ impl VideoFilterImpl for NtireSr {
         let frame_duration = (fps.numer() > 0)
             .then(|| gst::ClockTime::SECOND.mul_div_floor(fps.denom() as u64, fps.numer() as u64))
             .flatten();
-        let bands = upscaler.band_count();
-        let mirror = if upscaler.mirrored() {
-            ", and mirrored"
-        } else {
-            ""
-        };
-        gst::info!(CAT, imp = self, "network run by {}", upscaler.kernels());
-        match upscaler.whole_frame_because() {
-            Some(why) => gst::info!(CAT, imp = self, "whole frame at once: {why}"),
-            None => gst::info!(CAT, imp = self, "{bands} bands of rows"),
+        match scaler.upscaler() {
+            Some(upscaler) => {
+                let mirror = if upscaler.mirrored() {
+                    ", and mirrored"
+                } else {
+                    ""
+                };
+                gst::info!(
+                    CAT,
+                    imp = self,
+                    "network run by {}{mirror}",
+                    upscaler.kernels()
+                );
+                match upscaler.whole_frame_because() {
+                    Some(why) => gst::info!(CAT, imp = self, "whole frame at once: {why}"),
+                    None => gst::info!(CAT, imp = self, "{} bands of rows", upscaler.band_count()),
+                }
+            }
+            None => gst::info!(
+                CAT,
+                imp = self,
+                "{w}x{h} is more than max-network-pixels={}: resampled without the network",
+                settings.max_network_pixels
+            ),
         }
         gst::info!(
             CAT,
             imp = self,
-            "planned {w}x{h}{mirror}: {incaps} -> {outcaps}"
-        );
-        debug_assert_eq!(
-            (out_info.width() as usize, out_info.height() as usize),
-            (w * FACTOR as usize, h * FACTOR as usize)
+            "planned {w}x{h} -> {}x{} ({:?}): {incaps} -> {outcaps}",
+            out.0,
+            out.1,
+            scaler.route()
         );
         {
             let mut state = self.state.lock().unwrap();
-            state.upscaler = Some(upscaler);
+            state.scaler = Some(scaler);
             state.in_info = Some(in_info.clone());
             state.continuity = Continuity::new(frame_duration.map(|d| d.nseconds()));
         }
@@ -496,23 +591,23 @@ impl VideoFilterImpl for NtireSr {
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let started = Instant::now();
         let buffer = inframe.buffer();
-        let (mut upscaler, reset) = {
+        let (mut scaler, reset) = {
             let mut state = self.state.lock().unwrap();
-            let upscaler = state.upscaler.take().ok_or(gst::FlowError::NotNegotiated)?;
+            let scaler = state.scaler.take().ok_or(gst::FlowError::NotNegotiated)?;
             let reset = state.continuity.next(
                 buffer.pts().map(|t| t.nseconds()),
                 buffer.duration().map(|t| t.nseconds()),
                 buffer.flags().contains(gst::BufferFlags::DISCONT),
             );
-            (upscaler, reset)
+            (scaler, reset)
         };
         if let Some(reason) = reset {
             gst::debug!(CAT, imp = self, "temporal state reset: {reason:?}");
-            upscaler.reset();
+            scaler.reset();
             self.stats.lock().unwrap().resets += 1;
         }
         let planes: [Plane; 3] = std::array::from_fn(|c| component(inframe, c as u32));
-        let stepped = upscaler.step(planes);
+        let stepped = scaler.step(planes);
         let mut composed = Ok(());
         for (c, src) in planes.into_iter().enumerate() {
             let c = c as u32;
@@ -529,11 +624,11 @@ impl VideoFilterImpl for NtireSr {
                 width: width as usize,
                 height: height as usize,
             };
-            upscaler.compose(c as usize, src, &mut dst);
+            scaler.compose(c as usize, src, &mut dst);
         }
         let (failed_in_a_row, first_failure) = {
             let mut state = self.state.lock().unwrap();
-            state.upscaler = Some(upscaler);
+            state.scaler = Some(scaler);
             state.failed_in_a_row = if stepped.is_ok() {
                 0
             } else {
@@ -575,6 +670,31 @@ impl VideoFilterImpl for NtireSr {
 }
 
 impl NtireSr {
+    /// A caps query answered as GstBaseTransform does, then kept within the pad's template:
+    /// its default puts the peer's own caps first where they meet ours (for passthrough), and
+    /// with sizes that differ per pad those may hold sizes the pad cannot take.
+    fn query_caps_within_template(
+        &self,
+        direction: gst::PadDirection,
+        query: &mut gst::QueryRef,
+    ) -> bool {
+        if !BaseTransformImplExt::parent_query(self, direction, query) {
+            return false;
+        }
+        let pad_name = match direction {
+            gst::PadDirection::Sink => "sink",
+            _ => "src",
+        };
+        let template = self.obj().static_pad(pad_name).unwrap().pad_template_caps();
+        if let gst::QueryViewMut::Caps(q) = query.view_mut()
+            && let Some(caps) = q.result()
+        {
+            let within = caps.intersect_with_mode(&template, gst::CapsIntersectMode::First);
+            q.set_result(&within);
+        }
+        true
+    }
+
     /// One frame duration: the element finishes frame t before it accepts frame t+1.
     fn own_latency(&self) -> gst::ClockTime {
         self.frame_duration

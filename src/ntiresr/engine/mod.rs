@@ -9,6 +9,8 @@ pub mod mirror;
 pub mod network;
 pub mod planes;
 pub mod probe;
+pub mod resample;
+pub mod scaler;
 pub mod session;
 pub mod stream;
 pub mod tract_session;

@@ -42,7 +42,7 @@ impl Plane<'_> {
     }
 
     /// Row `y`'s samples: the plane's own bytes when planar, else gathered into `buffer`.
-    fn row<'b>(&'b self, y: usize, buffer: &'b mut Vec<u8>) -> &'b [u8] {
+    pub(super) fn row<'b>(&'b self, y: usize, buffer: &'b mut Vec<u8>) -> &'b [u8] {
         let start = y * self.stride;
         if self.step == 1 {
             return &self.data[start..start + self.width];
@@ -294,7 +294,7 @@ pub fn upscale_add(
 
 /// Runs `f(band, first_row)` on as many bands of whole rows (`row` elements each; the last may
 /// be short) of `data` as `pool` has threads: one on the calling thread, the rest on the pool.
-fn in_bands<T: Send>(
+pub(super) fn in_bands<T: Send>(
     pool: Option<&rayon::ThreadPool>,
     data: &mut [T],
     row: usize,

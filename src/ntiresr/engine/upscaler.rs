@@ -89,6 +89,11 @@ impl Upscaler {
         self.direct.whole_frame_because()
     }
 
+    /// The threads it runs on (`None`: only the calling thread).
+    pub fn workers(&self) -> Option<&Workers> {
+        self.workers.as_ref()
+    }
+
     /// Whether each frame also runs mirrored (the mirror ensemble).
     pub fn mirrored(&self) -> bool {
         self.mirror.is_some()
