@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from bench.factors import input_size, report, unpad_i420
+from bench.factors import input_size, mean_psnr, report, unpad_i420
 
 
 def test_input_sizes_are_even_and_at_least_a_quarter():
@@ -31,3 +31,13 @@ def test_report_gives_the_mean_gain_and_the_worst_clip():
     text = report(rows, [{"factor": 2.0, "input": [960, 540], "fps": 12.34}])
     assert "| x2 | 32 | 30.00 | +0.100 | **+0.200** | -0.100 (B) |" in text
     assert "| x2 | 960x540 | 12.3 |" in text
+
+
+def test_psnr_is_the_mean_of_whole_frames():
+    ref = np.zeros((2, 4, 4), np.uint8)
+    out = ref.copy()
+    out[0, 0, :] = 10  # one row off in the first frame: 25 of MSE over 16 samples
+    out[1] = 1
+    want = (10 * np.log10(255**2 / (4 * 100 / 16)) + 10 * np.log10(255**2)) / 2
+    assert abs(mean_psnr(ref, out) - want) < 1e-9
+    assert abs(mean_psnr(ref, out[:1]) - 10 * np.log10(255**2 / 25)) < 1e-9
