@@ -34,7 +34,7 @@
  *   weights and activations, f32 sums, on CPUs with AVX512-BF16; `auto`: bf16 where the CPU has
  *   it, its quality gate against f32 holding on val, fp32 otherwise).
  * - `mirror-ensemble` (bool, false): also run each frame mirrored and average the two.
- * - `max-network-pixels` (uint64, 230400 = 640x360): the largest input (width x height) the
+ * - `max-network-pixels` (uint64, 162000 = 480x270 x 1.25): the largest input (width x height) the
  *   network runs on when the output is not exactly x4 (its time grows with the input's area);
  *   larger inputs are resampled alone. 0: only exactly x4 runs the network.
  * - `stats` (GstStructure, read-only): `frames`, `resets`, `mean-ms`, `max-ms`, `failed`,
@@ -84,8 +84,10 @@ const DEFAULT_BACKEND: Backend = Backend::Cpu;
 const DEFAULT_PRECISION: Precision = Precision::Auto;
 const DEFAULT_MIRROR_ENSEMBLE: bool = false;
 const DEFAULT_PRESET: Preset = Preset::Fidelity;
-/// 640x360: x4 of it costs 1.8x x4 of 480x270, still real time on two cores.
-const DEFAULT_MAX_NETWORK_PIXELS: u64 = 640 * 360;
+/// 480x270 and a quarter more: the network's time grows with its input's area, and on two cores
+/// x4 of 480x270 leaves about that much room below 33 ms a frame (640x360, 1.78x, does not fit:
+/// `docs/factors.md`).
+const DEFAULT_MAX_NETWORK_PIXELS: u64 = 480 * 270 * 5 / 4;
 
 #[derive(Debug, Clone)]
 struct Settings {

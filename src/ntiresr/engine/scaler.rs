@@ -4,7 +4,7 @@
 
 use super::network::{Backend, Network, Precision};
 use super::planes::{Plane, PlaneMut};
-use super::resample::Resampler;
+use super::resample::{Filter, Resampler};
 use super::upscaler::Upscaler;
 use super::workers::{Workers, resolve_threads};
 use crate::onnx::ModelError;
@@ -109,8 +109,8 @@ impl Scaler {
             )
         };
         let to = plane_sizes(output);
-        let resamplers = |from: [(usize, usize); 3]| -> [Resampler; 3] {
-            std::array::from_fn(|c| Resampler::new(from[c], to[c]))
+        let resamplers = |from: [(usize, usize); 3], filter| -> [Resampler; 3] {
+            std::array::from_fn(|c| Resampler::new(from[c], to[c], filter))
         };
         let parts = match route {
             Route::X4 => Parts::X4(upscaler()?),
@@ -121,12 +121,12 @@ impl Scaler {
                     shrink: Box::new(Shrink {
                         planes: sizes.map(|(w, h)| vec![0; w * h]),
                         sizes,
-                        resamplers: resamplers(sizes),
+                        resamplers: resamplers(sizes, Filter::Area),
                     }),
                 }
             }
             Route::ResampleOnly => Parts::ResampleOnly {
-                resamplers: Box::new(resamplers(plane_sizes(input))),
+                resamplers: Box::new(resamplers(plane_sizes(input), Filter::Lanczos3)),
                 workers: Workers::new(resolve_threads(options.threads))?,
             },
         };
