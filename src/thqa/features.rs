@@ -4,8 +4,9 @@
 //! holds the features Python computed on synthetic frames). The luma is read in 64x64 tiles on
 //! the 64-px grid, so every codec block grid of 4..32 px keeps its phase; at most [`MAX_TILES`]
 //! tiles, every k-th in row-major order. Per tile, in integers: |neighbour differences| summed per
-//! boundary phase mod 32, |Laplacian| of the tile and of its 2x2 and 4x4 box sums, the range of
-//! every aligned 8x8 block, and H.265's integer 8x8 DCT of the 8 blocks on its diagonal.
+//! boundary phase mod 32 (and counted when 0 or at most 2), |Laplacian| of the tile and of its 2x2
+//! and 4x4 box sums, the range of every aligned 8x8 and 4x4 block, and H.265's integer 8x8 DCT of
+//! the 8 blocks on its diagonal.
 
 use super::patches::LumaView;
 
@@ -14,7 +15,7 @@ pub const TILE: usize = 64;
 /// The most tiles read from one frame.
 pub const MAX_TILES: usize = 128;
 /// Number of features; their order is `FEATURES` of the Python module.
-pub const COUNT: usize = 13;
+pub const COUNT: usize = 16;
 
 /// The tiles' top-left corners: every k-th tile of the 64-px grid, row-major; a frame with no
 /// whole tile gets one at (0, 0), read edge-repeated.
@@ -50,6 +51,11 @@ pub struct Sums {
     flat1: u64,
     flat4: u64,
     blocks: u64,
+    flat4x4: u64,
+    blocks4: u64,
+    diff0: u64,
+    diff2: u64,
+    diffs: u64,
     e_hi: f64,
     e_ac: f64,
     zero: u64,
@@ -58,7 +64,7 @@ pub struct Sums {
 
 /// H.265's integer 8-point DCT: rows about 64 * sqrt(8) times the orthonormal basis, so a
 /// coefficient / [`DCT_UNIT`] is about the orthonormal one (integers keep Python and Rust exact).
-const DCT: [[i64; 8]; 8] = [
+const DCT: [[i32; 8]; 8] = [
     [64, 64, 64, 64, 64, 64, 64, 64],
     [89, 75, 50, 18, -18, -50, -75, -89],
     [83, 36, -36, -83, -83, -36, 36, 83],
@@ -68,7 +74,7 @@ const DCT: [[i64; 8]; 8] = [
     [36, -83, 83, -36, -36, 83, -83, 36],
     [18, -50, 75, -89, 89, -75, 50, -18],
 ];
-const DCT_UNIT: i64 = 1 << 15;
+const DCT_UNIT: i32 = 1 << 15;
 
 /// Sum of |4c - n - s - w - e| over the interior of a `side x side` grid of integers.
 fn laplacian(a: &[i32], side: usize) -> u64 {
@@ -98,20 +104,42 @@ impl Sums {
     /// Adds one 64x64 tile (row-major).
     fn add_tile(&mut self, t: &[u8; TILE * TILE]) {
         // neighbour differences per boundary phase
+        // per column (horizontal) and per row (vertical), in lanes the compiler can vectorise
+        let (mut col, mut col0, mut col2) = ([0u32; TILE - 1], [0u32; TILE - 1], [0u32; TILE - 1]);
         for y in 0..TILE {
             let row = &t[y * TILE..(y + 1) * TILE];
             for x in 0..TILE - 1 {
-                self.diff[(x + 1) % 32] += row[x + 1].abs_diff(row[x]) as u64;
+                let d = row[x + 1].abs_diff(row[x]);
+                col[x] += d as u32;
+                col0[x] += (d == 0) as u32;
+                col2[x] += (d <= 2) as u32;
             }
+        }
+        let (mut d0, mut d2) = (0u64, 0u64);
+        for x in 0..TILE - 1 {
+            self.diff[(x + 1) % 32] += col[x] as u64;
+            d0 += col0[x] as u64;
+            d2 += col2[x] as u64;
         }
         for y in 0..TILE - 1 {
             let (a, b) = (
                 &t[y * TILE..(y + 1) * TILE],
                 &t[(y + 1) * TILE..(y + 2) * TILE],
             );
-            let s: u64 = a.iter().zip(b).map(|(p, q)| p.abs_diff(*q) as u64).sum();
-            self.diff[(y + 1) % 32] += s;
+            let (mut s, mut z, mut small) = (0u32, 0u32, 0u32);
+            for (p, q) in a.iter().zip(b) {
+                let d = p.abs_diff(*q);
+                s += d as u32;
+                z += (d == 0) as u32;
+                small += (d <= 2) as u32;
+            }
+            self.diff[(y + 1) % 32] += s as u64;
+            d0 += z as u64;
+            d2 += small as u64;
         }
+        self.diff0 += d0;
+        self.diff2 += d2;
+        self.diffs += (2 * TILE * (TILE - 1)) as u64;
         for p in 1..TILE {
             self.cnt[p % 32] += 2 * TILE as u64;
         }
@@ -147,19 +175,33 @@ impl Sums {
             }
         }
         self.blocks += 64;
+        for by in 0..16 {
+            for bx in 0..16 {
+                let (mut lo, mut hi) = (u8::MAX, 0u8);
+                for y in 0..4 {
+                    for &v in &t[(4 * by + y) * TILE + 4 * bx..][..4] {
+                        lo = lo.min(v);
+                        hi = hi.max(v);
+                    }
+                }
+                self.flat4x4 += (hi - lo <= 1) as u64;
+            }
+        }
+        self.blocks4 += 256;
         // DCT of the diagonal blocks
         for b in 0..8 {
-            let mut tmp = [[0i64; 8]; 8]; // DCT x
+            // i32 is exact: |DCT x| <= 255 * 512 and |DCT x DCT^T| <= 255 * 512^2 < 2^31
+            let mut tmp = [[0i32; 8]; 8]; // DCT x
             for (k, row) in tmp.iter_mut().enumerate() {
                 for (j, v) in row.iter_mut().enumerate() {
                     *v = (0..8)
-                        .map(|i| DCT[k][i] * t[(8 * b + i) * TILE + 8 * b + j] as i64)
+                        .map(|i| DCT[k][i] * t[(8 * b + i) * TILE + 8 * b + j] as i32)
                         .sum();
                 }
             }
             for (k, row) in tmp.iter().enumerate() {
                 for l in 0..8 {
-                    let c: i64 = (0..8).map(|j| row[j] * DCT[l][j]).sum();
+                    let c: i32 = (0..8).map(|j| row[j] * DCT[l][j]).sum();
                     let c2 = (c as f64 / DCT_UNIT as f64).powi(2);
                     if k + l > 0 {
                         self.e_ac += c2;
@@ -205,6 +247,9 @@ impl Sums {
             self.flat4 as f64 / self.blocks as f64,
             ((self.e_hi + 1.0) / (self.e_ac + 1.0)).ln(),
             self.zero as f64 / self.nzero as f64,
+            self.diff0 as f64 / self.diffs as f64,
+            self.diff2 as f64 / self.diffs as f64,
+            self.flat4x4 as f64 / self.blocks4 as f64,
         ]
     }
 }

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from . import v3_eval, v3_export, v3_features, v3_fixture, v3_model
+from . import v3_eval, v3_features, v3_fixture, v3_infer, v3_model
 
 
 def test_folds_never_split_a_source():
@@ -56,7 +56,7 @@ def test_the_map_is_monotone():
 
 
 def test_the_stored_fixture_is_up_to_date():
-    consts = json.loads(v3_export.JSON.read_text())
+    consts = json.loads(v3_infer.JSON.read_text())
     assert v3_fixture.FIXTURE.read_bytes() == v3_fixture.fixture_bytes(consts), (
         "v3_features.py / v3-model.json and tests/data/thqa_v3_features.bin disagree: rerun "
         "`python -m training.thqa.v3_fixture` (and match src/thqa/features.rs)")

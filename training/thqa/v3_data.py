@@ -14,7 +14,8 @@ Target: VMAF v0.6.1 / 20 of the version's bicubic upscale against the original s
 the original's size, as in `dataset.py`). v2: the shipped thqa.onnx score (onnxruntime, the
 element's patch rule) of the frame as the element would get it (not for "bicubic" rows).
 
-Labels: `qp` the codec QP (NaN for vp9 and native); `res` log2 of the picture's resolution over
+Labels: `qp` the codec QP (NaN for vp9; NATIVE_QP, a nominal anchor below every QP encoded here,
+for the originals: `load_all` sets it); `res` log2 of the picture's resolution over
 the display's: 0 native and x1, -1 x1/2, -2 x1/4 (own and bicubic), and -1 for ntiresr outputs
 (a nominal class value: the output is a x4 upscale of a x1/4 decode that restores part of the band).
 
@@ -36,6 +37,7 @@ from . import dataset, v3_features
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "cache" / "v3"
+FRAMES = Path("/tmp/thqa-v3-frames")  # the sampled luma planes, for --refeature (outside the repo)
 SOURCES = {"train": Path("/work/wt-train/training/cache"), "val": Path("/work/wt-train/training/cache-val")}
 SEG = 9
 SAMPLES = (4, 6, 8)
@@ -43,6 +45,7 @@ X4_QPS = (17, 22, 27, 32, 37, 42)
 SIDE_QPS = (22, 37)
 H264_QPS = (24, 34, 44)
 VP9_CRFS = (30, 45, 60)
+NATIVE_QP = 12.0  # the nominal QP label of an original (already-compressed sources: not a measurement)
 SAME_PERSON = {"A10": "A07", "B08": "B05"}  # one group per source person (MANIFEST.md)
 DEFAULT_PLUGIN_DIR = Path("/tmp/thqa-v3-plugin")  # a copy of a release build's libgstntiresr.so
 
@@ -99,7 +102,7 @@ def make_clip(clip: str, split: str, plugin_dir: Path, v2) -> dict:
 
     ref, w, h = segment(SOURCES[split] / clip)
     disp = min(w, h)
-    rows = []
+    rows, planes = [], []
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
         ref_path = tmp / "ref.yuv"
@@ -116,6 +119,7 @@ def make_clip(clip: str, split: str, plugin_dir: Path, v2) -> dict:
                 if i >= len(y):
                     continue
                 f = np.ascontiguousarray(y[i])
+                planes.append(f)
                 rows.append({
                     "version": name, "codec": codec, "qp": qp, "res": res, "view": view,
                     "frame": i, "width": vw, "height": vh,
@@ -123,6 +127,8 @@ def make_clip(clip: str, split: str, plugin_dir: Path, v2) -> dict:
                     "target": float(np.clip(vm[i] / 20, 0, 5)),
                     "v2": float("nan") if view == "bicubic" else v2(f, disp),
                 })
+    FRAMES.mkdir(parents=True, exist_ok=True)
+    np.savez(FRAMES / f"{clip}.npz", **{f"p{i}": p for i, p in enumerate(planes)})
     return {"clip": clip, "split": split, "group": group(clip), "width": w, "height": h, "rows": rows}
 
 
@@ -161,7 +167,23 @@ def load_all(out: Path = OUT) -> dict[str, np.ndarray]:
             cols.setdefault(k, []).append(z[k])
         for k in ("clip", "split", "group", "width", "height"):
             cols.setdefault(k, []).append(np.repeat(z[k], n))
-    return {k: np.concatenate(v) for k, v in cols.items()}
+    d = {k: np.concatenate(v) for k, v in cols.items()}
+    d["qp"] = np.where(d["codec"] == "none", NATIVE_QP, d["qp"])
+    return d
+
+
+def refeature(out: Path = OUT) -> None:
+    """Recomputes every finished clip's features (v3_features as it is now) from FRAMES."""
+    for p in sorted(out.glob("*.npz")):
+        fr = FRAMES / p.name
+        if not fr.exists():
+            print(f"{p.stem}: no stored planes, kept")
+            continue
+        z = dict(np.load(p))
+        planes = np.load(fr)
+        disp = int(min(z["width"], z["height"]))
+        z["features"] = np.stack([v3_features.features(planes[f"p{i}"], disp) for i in range(len(z["target"]))])
+        np.savez(p, **z)
 
 
 def main() -> None:
@@ -169,8 +191,13 @@ def main() -> None:
     ap.add_argument("--clips", default="", help="comma-separated clip ids (default: all cached)")
     ap.add_argument("--plugin-dir", type=Path, default=DEFAULT_PLUGIN_DIR, help="holds libgstntiresr.so")
     ap.add_argument("--model", type=Path, default=HERE.parents[1] / "models" / "thqa.onnx", help="v2 model")
+    ap.add_argument("--refeature", action="store_true",
+                    help="only recompute the features of finished clips from their stored planes")
     a = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
+    if a.refeature:
+        refeature()
+        return
     v2 = V2(a.model)
     want = set(filter(None, a.clips.split(",")))
     for split, root in SOURCES.items():

@@ -5,9 +5,9 @@ train rows of `v3_data.py`; the monotone map (estimates -> VMAF/20) on the train
 out-of-fold estimates (v3_eval.folds), as in the cross-validation. val/ is not used.
 
 Writes `src/thqa/v3_coeffs.rs` (generated: do not edit) and `training/thqa/results/v3-model.json`.
-`infer` is the float64 inference the Rust code mirrors (`src/thqa/estimate.rs`).
+`v3_infer.infer` is the float64 inference the Rust code mirrors (`src/thqa/estimate.rs`).
 
-Usage: nice -n 10 .venv/bin/python -m training.thqa.v3_export
+Usage: nice -n 10 .venv/bin/python -m training.thqa.v3_export [--recipe mlp]
 """
 
 import json
@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from . import v3_data, v3_eval, v3_features, v3_model
+from .v3_infer import JSON
 
 HERE = Path(__file__).resolve().parent
 RUST = HERE.parents[1] / "src" / "thqa" / "v3_coeffs.rs"
-JSON = HERE / "results" / "v3-model.json"
 
 
 def fit(d: dict, recipe: str = "mlp") -> dict:
@@ -39,17 +39,6 @@ def fit(d: dict, recipe: str = "mlp") -> dict:
               "qp_centre": v3_model.QP_CENTRE, "qp_span": v3_model.QP_SPAN, "recipe": recipe,
               "clips": sorted(set(d["clip"][tr]))})
     return c
-
-
-def infer(c: dict, f: np.ndarray) -> tuple[float, float, float]:
-    """(qp, res, score) of one feature vector, in float64 as the Rust code computes them."""
-    z = (f - np.array(c["mu"])) / np.array(c["sd"])
-    h = np.maximum(np.array(c["w1"]) @ z + np.array(c["b1"]), 0)
-    o = np.array(c["w2"]) @ h + np.array(c["b2"])
-    qp, res = o[0] * c["qp_span"] + c["qp_centre"], o[1]
-    m = c["map"]
-    s = m["a"] - m["b"] * (qp - c["qp_centre"]) / c["qp_span"] + m["c"] * (res + 1)
-    return float(qp), float(res), float(5 / (1 + np.exp(-s)))
 
 
 def rust(c: dict) -> str:
@@ -83,10 +72,16 @@ pub const MAP_C: f64 = {float(m['c'])!r};
 
 
 def main() -> None:
+    import argparse
+
     import torch
 
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cache", type=Path, default=v3_data.OUT, help="v3_data.py's output folder")
+    ap.add_argument("--recipe", default="mlp", help="an MLP recipe of v3_eval.RECIPES")
+    a = ap.parse_args()
     torch.set_num_threads(1)
-    c = fit(v3_data.load_all())
+    c = fit(v3_data.load_all(a.cache), a.recipe)
     JSON.write_text(json.dumps(c, indent=1))
     RUST.write_text(rust(c))
     subprocess.run(["rustfmt", "--edition", "2024", str(RUST)], check=False)

@@ -6,14 +6,16 @@ parity fixture is `tests/data/thqa_v3_features.bin` (`python -m training.thqa.v3
 The plane is read in 64x64 tiles on the 64-px grid (so every codec block grid of 4..32 px keeps
 its phase); at most MAX_TILES tiles are used: every k-th tile in row-major order with
 k = ceil(tiles / MAX_TILES). A plane smaller than a tile is read as one tile, edge-repeated. Per tile, in integers:
-- |horizontal| and |vertical| neighbour differences, summed per boundary phase (x+1) mod 32;
+- |horizontal| and |vertical| neighbour differences, summed per boundary phase (x+1) mod 32,
+  and counted when 0 and when at most 2;
 - |4-neighbour Laplacian| of the tile, of its 2x2 box sums (/4) and of its 4x4 box sums (/16);
-- the range (max - min) of each of its 64 aligned 8x8 blocks;
+- the range (max - min) of each of its 64 aligned 8x8 blocks and 256 4x4 blocks;
 - H.265's integer 8x8 DCT of the 8 blocks on its diagonal.
 Features (FEATURES names them): ln-ratios of the mean difference on block-grid phases (4, 8, 16,
 32 px) against odd phases, ln of the mean gradient and of the three Laplacians, the shares of
 flat 8x8 blocks (range <= 1, <= 4), the DCT's high-band share of AC energy and the share of its
-high-band coefficients under 1 in magnitude, and log2 of the display upscale factor.
+high-band coefficients under 1 in magnitude, the shares of neighbour differences of 0 and of
+at most 2, the share of flat 4x4 blocks (range <= 1), and log2 of the display upscale factor.
 """
 
 import math
@@ -25,6 +27,7 @@ MAX_TILES = 128
 FEATURES = (
     "log2_upscale", "ln_grad", "ln_lap1", "ln_lap2", "ln_lap4",
     "blk4", "blk8", "blk16", "blk32", "flat1", "flat4", "dct_hi", "dct_zero",
+    "diff0", "diff2", "flat4x4",
 )
 
 
@@ -85,6 +88,8 @@ def sums(y: np.ndarray) -> dict | None:
     b4 = b2.reshape(n, 16, 2, 16, 2).sum(axis=(2, 4))
     blocks = t.reshape(n, 8, 8, 8, 8).transpose(0, 1, 3, 2, 4)  # [n, by, bx, 8, 8]
     rng = blocks.max(axis=(3, 4)) - blocks.min(axis=(3, 4))
+    b4x4 = t.reshape(n, 16, 4, 16, 4)
+    rng4 = b4x4.max(axis=(2, 4)) - b4x4.min(axis=(2, 4))
     diag = blocks[:, np.arange(8), np.arange(8)].reshape(-1, 8, 8)
     c = DCT @ diag @ DCT.T  # int64, exact
     c2 = (c.astype(np.float64) / DCT_UNIT) ** 2
@@ -94,6 +99,9 @@ def sums(y: np.ndarray) -> dict | None:
         "lap2": int(_lap(b2).sum()), "n2": n * 30 * 30,
         "lap4": int(_lap(b4).sum()), "n4": n * 14 * 14,
         "flat1": int((rng <= 1).sum()), "flat4": int((rng <= 4).sum()), "blocks": n * 64,
+        "flat4x4": int((rng4 <= 1).sum()), "blocks4": n * 256,
+        "d0": int((dh == 0).sum() + (dv == 0).sum()), "d2": int((dh <= 2).sum() + (dv <= 2).sum()),
+        "nd": 2 * n * TILE * (TILE - 1),
         "e_hi": float(c2[:, HI].sum()), "e_ac": float(c2.sum() - c2[:, 0, 0].sum()),
         "zero": int((np.abs(c[:, ZERO_BAND]) < DCT_UNIT).sum()), "nzero": int(ZERO_BAND.sum()) * len(diag),
     }
@@ -121,6 +129,9 @@ def from_sums(s: dict, log2_upscale: float) -> np.ndarray:
         s["flat4"] / s["blocks"],
         math.log((s["e_hi"] + 1) / (s["e_ac"] + 1)),
         s["zero"] / s["nzero"],
+        s["d0"] / s["nd"],
+        s["d2"] / s["nd"],
+        s["flat4x4"] / s["blocks4"],
     ])
 
 

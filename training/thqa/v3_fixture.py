@@ -7,19 +7,20 @@ xorshift32 stream; left half 8x8 blocks of constant luma plus 0..2 noise, right 
 v3 estimate (QP-equivalent, log2 resolution, score) of the shipped constants
 (training/thqa/results/v3-model.json).
 
-Layout (little-endian): u32 count, then per frame u32 width, height, display, seed, then 13 f64
+Layout (little-endian): u32 count, then per frame u32 width, height, display, seed, then 16 f64
 features, then f64 qp, res, score.
 
-Usage: python -m training.thqa.v3_fixture
+Usage: python -m training.thqa.v3_fixture [--out tests/data/thqa_v3_features.bin]
 """
 
+import argparse
 import json
 import struct
 from pathlib import Path
 
 import numpy as np
 
-from . import v3_export, v3_features
+from . import v3_features, v3_infer
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests/data/thqa_v3_features.bin"
@@ -49,15 +50,17 @@ def fixture_bytes(consts: dict) -> bytes:
     for w, h, disp, seed in FRAMES:
         f = v3_features.features(frame(w, h, seed), disp)
         out.append(struct.pack("<4I", w, h, disp, seed))
-        out.append(struct.pack("<13d", *f))
-        out.append(struct.pack("<3d", *v3_export.infer(consts, f)))
+        out.append(struct.pack(f"<{len(f)}d", *f))
+        out.append(struct.pack("<3d", *v3_infer.infer(consts, f)))
     return b"".join(out)
 
 
 def main() -> None:
-    consts = json.loads(v3_export.JSON.read_text())
-    FIXTURE.write_bytes(fixture_bytes(consts))
-    print(f"wrote {FIXTURE}")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=FIXTURE)
+    a = ap.parse_args()
+    a.out.write_bytes(fixture_bytes(json.loads(v3_infer.JSON.read_text())))
+    print(f"wrote {a.out}")
 
 
 if __name__ == "__main__":
