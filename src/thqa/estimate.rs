@@ -9,10 +9,11 @@ use super::v3_coeffs as c;
 /// What v3 reads from one frame.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Estimate {
-    /// Compression as the H.265 QP that would leave the same traces (about 17..45).
+    /// Compression as the H.265 QP that would leave the same traces (trained on 17..44; 0..=51).
     pub qp: f64,
     /// log2 of the picture's effective resolution over the display's (0: fills the display's
-    /// band; -2: a quarter-size picture enlarged x4).
+    /// band; -2: a quarter-size picture enlarged x4); never above what the frame's own size
+    /// allows, nor below -2 unless the frame is smaller still.
     pub log2_resolution: f64,
     /// Predicted VMAF / 20 at the display size, 0..=5: falls with `qp`, rises with the resolution.
     pub score: f64,
@@ -31,8 +32,10 @@ impl Estimate {
             *v = (s + c::B1[j]).max(0.0);
         }
         let out = |k: usize| c::W2[k].iter().zip(&h).map(|(w, x)| w * x).sum::<f64>() + c::B2[k];
-        let qp = out(0) * c::QP_SPAN + c::QP_CENTRE;
-        let res = out(1);
+        // clamped: a QP of H.265's range; no more resolution than the frame's own pixels carry
+        let qp = (out(0) * c::QP_SPAN + c::QP_CENTRE).clamp(c::QP_RANGE.0, c::QP_RANGE.1);
+        let hi = (-f[0]).min(0.0); // f[0]: log2 of the upscale to the display
+        let res = out(1).clamp(c::RES_LOWEST.min(hi), hi);
         let s = c::MAP_A - c::MAP_B * (qp - c::QP_CENTRE) / c::QP_SPAN + c::MAP_C * (res + 1.0);
         Estimate {
             qp,
@@ -136,5 +139,24 @@ mod tests {
     #[test]
     fn the_score_never_rises_with_the_qp_nor_falls_with_the_resolution() {
         assert!(c::MAP_B >= 0.0 && c::MAP_C >= 0.0);
+    }
+
+    /// A 270-line frame on a 1080-line display carries at most a quarter of the display's lines,
+    /// whatever the network says; a frame at the display's size at most all of them.
+    #[test]
+    fn the_resolution_is_bounded_by_the_frame_size() {
+        for v in [-1e3, -3.0, -1.0, 0.0, 1e3] {
+            let mut f = [0.0; COUNT];
+            f[1] = v;
+            f[0] = 2.0;
+            assert_eq!(Estimate::from_features(&f).log2_resolution, -2.0, "{v}");
+            f[0] = 0.0;
+            let e = Estimate::from_features(&f);
+            assert!((-2.0..=0.0).contains(&e.log2_resolution), "{v}: {e:?}");
+            assert!(
+                (0.0..=51.0).contains(&e.qp) && (0.0..=5.0).contains(&e.score),
+                "{e:?}"
+            );
+        }
     }
 }

@@ -62,10 +62,10 @@ def fit_predict(d: dict, tr: np.ndarray, te: np.ndarray, recipe: str, use_conten
     for f in range(3):
         m = inner == f
         e = RECIPES[recipe]().fit(xi[~m], d["qp"][tr][~m], d["res"][tr][~m])
-        q_oof[m], r_oof[m] = e.predict(xi[m])
+        q_oof[m], r_oof[m] = v3_model.clamp(*e.predict(xi[m]), xi[m][:, 0])
     c = content(d, use_content)
     mono = v3_model.Monotone().fit(q_oof, r_oof, d["target"][tr], None if c is None else c[tr])
-    q, r = est.predict(x[te])
+    q, r = v3_model.clamp(*est.predict(x[te]), x[te][:, 0])
     s = mono.predict(q, r, None if c is None else c[te])
     # QP oracle: the same map family on the true labels (rows with a QP label)
     lab = tr & np.isfinite(d["qp"])
@@ -231,7 +231,7 @@ def markdown(full: dict) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--recipe", choices=sorted(RECIPES), default="mlp")
+    ap.add_argument("--recipe", choices=sorted(RECIPES), default="mlp8")
     ap.add_argument("--content", action="store_true", help="let the map use CONTENT statistics")
     ap.add_argument("--json", type=Path, help="write the full report here")
     ap.add_argument("--markdown", type=Path, help="write the report's tables here")

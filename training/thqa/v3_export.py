@@ -7,7 +7,7 @@ out-of-fold estimates (v3_eval.folds), as in the cross-validation. val/ is not u
 Writes `src/thqa/v3_coeffs.rs` (generated: do not edit) and `training/thqa/results/v3-model.json`.
 `v3_infer.infer` is the float64 inference the Rust code mirrors (`src/thqa/estimate.rs`).
 
-Usage: nice -n 10 .venv/bin/python -m training.thqa.v3_export [--recipe mlp]
+Usage: nice -n 10 .venv/bin/python -m training.thqa.v3_export [--recipe mlp8]
 """
 
 import json
@@ -32,11 +32,12 @@ def fit(d: dict, recipe: str = "mlp") -> dict:
     for f in range(v3_eval.K):
         m = fo == f
         e = v3_eval.RECIPES[recipe]().fit(x[~m], qp[~m], res[~m])
-        q_oof[m], r_oof[m] = e.predict(x[m])
+        q_oof[m], r_oof[m] = v3_model.clamp(*e.predict(x[m]), x[m][:, 0])
     mono = v3_model.Monotone().fit(q_oof, r_oof, d["target"][tr])
     c = {k: np.asarray(v).tolist() for k, v in est.constants().items()}
     c.update({"map": mono.constants(), "features": list(v3_features.FEATURES),
               "qp_centre": v3_model.QP_CENTRE, "qp_span": v3_model.QP_SPAN, "recipe": recipe,
+              "qp_range": list(v3_model.QP_RANGE), "res_lowest": v3_model.RES_LOWEST,
               "clips": sorted(set(d["clip"][tr]))})
     return c
 
@@ -64,6 +65,10 @@ pub const W2: [[f64; {h}]; 2] = {mat(c['w2'])};
 pub const B2: [f64; 2] = {arr(c['b2'])};
 pub const QP_CENTRE: f64 = {float(c['qp_centre'])!r};
 pub const QP_SPAN: f64 = {float(c['qp_span'])!r};
+/// The estimates are clamped: QP to QP_RANGE, the resolution to [min(RES_LOWEST, hi), hi] with
+/// hi = min(0, -log2 upscale).
+pub const QP_RANGE: (f64, f64) = ({float(c['qp_range'][0])!r}, {float(c['qp_range'][1])!r});
+pub const RES_LOWEST: f64 = {float(c['res_lowest'])!r};
 /// score = 5 * sigmoid(MAP_A - MAP_B * (qp - QP_CENTRE) / QP_SPAN + MAP_C * (res + 1)); B, C >= 0.
 pub const MAP_A: f64 = {float(m['a'])!r};
 pub const MAP_B: f64 = {float(m['b'])!r};
@@ -78,7 +83,7 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cache", type=Path, default=v3_data.OUT, help="v3_data.py's output folder")
-    ap.add_argument("--recipe", default="mlp", help="an MLP recipe of v3_eval.RECIPES")
+    ap.add_argument("--recipe", default="mlp8", help="an MLP recipe of v3_eval.RECIPES (mlp8: chosen by grouped CV)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     c = fit(v3_data.load_all(a.cache), a.recipe)

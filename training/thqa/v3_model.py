@@ -11,6 +11,18 @@ import numpy as np
 import torch
 
 QP_CENTRE, QP_SPAN = 30.0, 10.0
+QP_RANGE = (0.0, 51.0)  # H.265's QPs
+RES_LOWEST = -2.0  # the lowest resolution label (x1/4)
+
+
+def clamp(qp, res, log2_upscale):
+    """Estimates brought into what they can be: QP within H.265's range; the resolution no higher
+    than the frame's own pixels allow (-log2_upscale, at most 0) nor lower than the lowest label
+    (unless the frame itself is smaller)."""
+    hi = np.minimum(0.0, -np.asarray(log2_upscale, dtype=np.float64))
+    lo = np.minimum(RES_LOWEST, hi)
+    return np.clip(qp, *QP_RANGE), np.clip(res, lo, hi)
+
 
 
 def _net(d: int, hidden: int) -> torch.nn.Sequential:
