@@ -19,6 +19,13 @@ pub struct Estimate {
     pub score: f64,
 }
 
+/// The monotone map: predicted VMAF / 20 from a QP-equivalent and a log2 resolution.
+pub fn score(qp: f64, log2_resolution: f64) -> f64 {
+    let s =
+        c::MAP_A - c::MAP_B * (qp - c::QP_CENTRE) / c::QP_SPAN + c::MAP_C * (log2_resolution + 1.0);
+    5.0 / (1.0 + (-s).exp())
+}
+
 impl Estimate {
     /// The estimate from a feature vector.
     pub fn from_features(f: &[f64; COUNT]) -> Self {
@@ -36,11 +43,10 @@ impl Estimate {
         let qp = (out(0) * c::QP_SPAN + c::QP_CENTRE).clamp(c::QP_RANGE.0, c::QP_RANGE.1);
         let hi = (-f[0]).min(0.0); // f[0]: log2 of the upscale to the display
         let res = out(1).clamp(c::RES_LOWEST.min(hi), hi);
-        let s = c::MAP_A - c::MAP_B * (qp - c::QP_CENTRE) / c::QP_SPAN + c::MAP_C * (res + 1.0);
         Estimate {
             qp,
             log2_resolution: res,
-            score: 5.0 / (1.0 + (-s).exp()),
+            score: score(qp, res),
         }
     }
 
@@ -138,7 +144,20 @@ mod tests {
 
     #[test]
     fn the_score_never_rises_with_the_qp_nor_falls_with_the_resolution() {
-        assert!(c::MAP_B >= 0.0 && c::MAP_C >= 0.0);
+        for r in [-2.0, -1.5, -1.0, 0.0] {
+            let mut last = f64::INFINITY;
+            for q in 0..=51 {
+                let s = score(q as f64, r);
+                assert!(
+                    s <= last && (0.0..=5.0).contains(&s),
+                    "QP {q}, res {r}: {s}"
+                );
+                last = s;
+            }
+        }
+        for q in [17.0, 32.0, 45.0] {
+            assert!(score(q, -2.0) <= score(q, -1.0) && score(q, -1.0) <= score(q, 0.0));
+        }
     }
 
     /// A 270-line frame on a 1080-line display carries at most a quarter of the display's lines,

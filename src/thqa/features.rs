@@ -200,8 +200,8 @@ impl Sums {
                 }
             }
             for (k, row) in tmp.iter().enumerate() {
-                for l in 0..8 {
-                    let c: i32 = (0..8).map(|j| row[j] * DCT[l][j]).sum();
+                for (l, basis) in DCT.iter().enumerate() {
+                    let c: i32 = row.iter().zip(basis).map(|(a, b)| a * b).sum();
                     let c2 = (c as f64 / DCT_UNIT as f64).powi(2);
                     if k + l > 0 {
                         self.e_ac += c2;
@@ -226,7 +226,7 @@ impl Sums {
         let odd = |p: usize| p % 2 == 1;
         let off = sum(&odd, &self.diff) / sum(&odd, &self.cnt);
         let on = |g: usize| {
-            let m = move |p: usize| p % g == 0;
+            let m = move |p: usize| p.is_multiple_of(g);
             sum(&m, &self.diff) / sum(&m, &self.cnt)
         };
         let all = |_: usize| true;
