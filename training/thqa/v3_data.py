@@ -16,8 +16,10 @@ element's patch rule) of the frame as the element would get it (not for "bicubic
 
 Labels: `qp` the codec QP (NaN for vp9; NATIVE_QP, a nominal anchor below every QP encoded here,
 for the originals: `load_all` sets it); `res` log2 of the picture's resolution over
-the display's: 0 native and x1, -1 x1/2, -2 x1/4 (own and bicubic), and -1 for ntiresr outputs
-(a nominal class value: the output is a x4 upscale of a x1/4 decode that restores part of the band).
+the display's: 0 native and x1, -1 x1/2, -2 x1/4 (own and bicubic), and NTIRESR_RES for ntiresr
+outputs (a nominal class value, set by `load_all`: the output is a x4 upscale of a x1/4 decode
+that restores part of the band; -1.5 was chosen by grouped CV among -0.5, -1, -1.5, -1.75, -2 as
+the best pooled figure that keeps the output above its decode, models/thqa.md).
 
 Output: training/thqa/cache/v3/<clip>.npz (resumable: finished clips are skipped).
 Usage: OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python -m training.thqa.v3_data [--clips A04,B18]
@@ -45,6 +47,7 @@ X4_QPS = (17, 22, 27, 32, 37, 42)
 SIDE_QPS = (22, 37)
 H264_QPS = (24, 34, 44)
 VP9_CRFS = (30, 45, 60)
+NTIRESR_RES = -1.5  # the nominal resolution label of ntiresr outputs (the files store -1)
 NATIVE_QP = 12.0  # the nominal QP label of an original (already-compressed sources: not a measurement)
 SAME_PERSON = {"A10": "A07", "B08": "B05"}  # one group per source person (MANIFEST.md)
 DEFAULT_PLUGIN_DIR = Path("/tmp/thqa-v3-plugin")  # a copy of a release build's libgstntiresr.so
@@ -169,6 +172,7 @@ def load_all(out: Path = OUT) -> dict[str, np.ndarray]:
             cols.setdefault(k, []).append(np.repeat(z[k], n))
     d = {k: np.concatenate(v) for k, v in cols.items()}
     d["qp"] = np.where(d["codec"] == "none", NATIVE_QP, d["qp"])
+    d["res"] = np.where(d["view"] == "ntiresr", NTIRESR_RES, d["res"])
     return d
 
 

@@ -236,12 +236,16 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="write the full report here")
     ap.add_argument("--markdown", type=Path, help="write the report's tables here")
     ap.add_argument("--cache", type=Path, default=v3_data.OUT, help="v3_data.py's output folder")
+    ap.add_argument("--ntiresr-res", type=float, default=None,
+                    help="the nominal log2 resolution label of ntiresr outputs (default: v3_data's)")
     ap.add_argument("--without", default="", help="comma-separated features to leave out (ablation)")
     a = ap.parse_args()
     import torch
 
     torch.set_num_threads(1)
     d = v3_data.load_all(a.cache)
+    if a.ntiresr_res is not None:
+        d["res"] = np.where(d["view"] == "ntiresr", a.ntiresr_res, d["res"])
     drop = set(filter(None, a.without.split(",")))
     keep = [i for i, f in enumerate(v3_features.FEATURES) if f not in drop]
     d["features"] = d["features"][:, keep]
