@@ -123,6 +123,58 @@ fn messages_carry_the_documented_fields() {
         q.property::<f64>("score"),
         last.get::<f64>("score").unwrap()
     );
+    for field in ["compression", "ema-compression", "resolution"] {
+        let v = last.get::<f64>(field).unwrap();
+        assert!(v.is_finite() && v >= 0.0, "{field} = {v} in {last}");
+        assert_eq!(q.property::<f64>(field), v, "{field}");
+    }
+}
+
+/// The last frame's v3 estimates and score with `scorer` (and the tiny network, for `network`).
+fn v3_readings(scorer: &str) -> (f64, f64, f64) {
+    let model = if scorer == "network" {
+        format!("model-location={}", tiny_quality_model())
+    } else {
+        String::new()
+    };
+    let (pipeline, _) = run(&format!(
+        "videotestsrc num-buffers=3 pattern=ball ! video/x-raw,width=320,height=180,framerate=25/1 \
+         ! thqa name=q scorer={scorer} {model} display-height=720 ! fakesink"
+    ))
+    .unwrap();
+    let q = pipeline.by_name("q").unwrap();
+    let p = |name: &str| q.property::<f64>(name);
+    (p("score"), p("compression"), p("resolution"))
+}
+
+#[test]
+fn v3_scores_by_default_and_the_estimates_come_with_any_scorer() {
+    let (auto, v3, network) = (
+        v3_readings("auto"),
+        v3_readings("v3"),
+        v3_readings("network"),
+    );
+    assert_eq!(auto, v3, "auto without model-location is v3");
+    assert_ne!(v3.0, network.0, "the network gives its own score");
+    assert_eq!(
+        (v3.1, v3.2),
+        (network.1, network.2),
+        "the estimates do not depend on the scorer"
+    );
+    // A 180-line picture on a 720-line display: its resolution is read as at most its own.
+    assert!(
+        (0.0..=5.0).contains(&v3.0) && v3.2 > 0.0 && v3.2 <= 720.0,
+        "{v3:?}"
+    );
+}
+
+#[test]
+fn estimates_are_unset_before_the_first_frame() {
+    init();
+    let q = gst::ElementFactory::make("thqa").build().unwrap();
+    for name in ["compression", "ema-compression", "resolution"] {
+        assert_eq!(q.property::<f64>(name), -1.0, "{name}");
+    }
 }
 
 #[test]
@@ -137,11 +189,14 @@ fn running_scores_restart_after_a_flush() {
             .unwrap();
     }
     assert!(element.property::<f64>("clip-score") >= 0.0);
+    assert!(element.property::<f64>("ema-compression") >= 0.0);
     assert!(harness.push_event(gst::event::FlushStart::new()));
     assert!(harness.push_event(gst::event::FlushStop::new(true)));
     let segment = gst::FormattedSegment::<gst::ClockTime>::new();
     assert!(harness.push_event(gst::event::Segment::new(&segment)));
     assert_eq!(element.property::<f64>("clip-score"), -1.0);
+    assert_eq!(element.property::<f64>("ema-compression"), -1.0);
+    assert_eq!(element.property::<f64>("resolution"), -1.0);
     harness.push_and_pull(stamped(frame(32, 32, 5), 0)).unwrap();
     let stats: gst::Structure = element.property("stats");
     assert_eq!(stats.get::<u64>("resets").unwrap(), 1, "{stats}");

@@ -34,10 +34,10 @@ fn val_clip(name: &str) -> Option<PathBuf> {
     None
 }
 
-/// A16 (1080x1920 portrait, sharp) x4 Lanczos down, x265 at `qp` low delay, 24 frames: the clip
-/// scores of `thqa` on the 270x480 decode and after `ntiresr`, at display height 1080.
-fn before_and_after(clip: &std::path::Path, qp: u32) -> (f64, f64) {
-    let pipeline = run_pipeline(
+/// A16 (1080x1920 portrait, sharp) x4 Lanczos down, x265 at `qp` low delay, 24 frames: `thqa`
+/// (display height 1080) on the 270x480 decode ("before") and after `ntiresr` ("after").
+fn judged(clip: &std::path::Path, qp: u32) -> gst::Bin {
+    run_pipeline(
         &format!(
             "filesrc location={} ! decodebin ! identity eos-after=24 ! videoconvert \
              ! videoscale method=lanczos ! video/x-raw,format=I420,width=270,height=480 \
@@ -49,14 +49,18 @@ fn before_and_after(clip: &std::path::Path, qp: u32) -> (f64, f64) {
         ),
         |_| {},
     )
-    .unwrap();
-    let score = |name: &str| {
-        pipeline
-            .by_name(name)
-            .unwrap()
-            .property::<f64>("clip-score")
-    };
-    (score("before"), score("after"))
+    .unwrap()
+}
+
+/// `property` of the monitors before and after ntiresr.
+fn both(pipeline: &gst::Bin, property: &str) -> (f64, f64) {
+    let get = |name: &str| pipeline.by_name(name).unwrap().property::<f64>(property);
+    (get("before"), get("after"))
+}
+
+/// The clip scores before and after ntiresr.
+fn before_and_after(clip: &std::path::Path, qp: u32) -> (f64, f64) {
+    both(&judged(clip, qp), "clip-score")
 }
 
 /// On A16 at QP 27 (12 frames, training/thqa/evaluate.py's val set), VMAF puts the ntiresr
@@ -85,4 +89,26 @@ fn a_stream_at_qp22_scores_above_qp37() {
     let ((q22, _), (q37, _)) = (before_and_after(&clip, 22), before_and_after(&clip, 37));
     eprintln!("A16 270x480 decode: QP 22 scored {q22:.3}, QP 37 {q37:.3}");
     assert!(q22 > q37, "QP 22 scored {q22}, QP 37 scored {q37}");
+}
+
+/// The compression estimate (an H.265 QP-equivalent) rises with the QP, before ntiresr and after
+/// it, and the resolution estimate puts the ntiresr output above its 270-line input.
+#[test]
+fn compression_follows_the_qp_and_ntiresr_raises_the_resolution() {
+    let Some(clip) = val_clip("A16_latentsync_demo1_video_portrait.mp4") else {
+        return;
+    };
+    let (low, high) = (judged(&clip, 22), judged(&clip, 37));
+    let (c22, c37) = (
+        both(&low, "ema-compression"),
+        both(&high, "ema-compression"),
+    );
+    eprintln!("A16 compression estimate (before, after ntiresr): QP 22 {c22:.1?}, QP 37 {c37:.1?}");
+    assert!(
+        c37.0 > c22.0 && c37.1 > c22.1,
+        "QP 22 {c22:?}, QP 37 {c37:?}"
+    );
+    let (r_before, r_after) = both(&low, "resolution");
+    eprintln!("A16 QP 22 effective resolution: before {r_before:.0}, after {r_after:.0} lines");
+    assert!(r_after > r_before, "before {r_before}, after {r_after}");
 }

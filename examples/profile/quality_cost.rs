@@ -1,9 +1,10 @@
 //! Cost of the `thqa` monitor: N frames of W x H I420 through `thqa` (every frame scored).
 //!
-//!     cargo run --release --example quality_cost -- [frames=200] [width=1920] [height=1080] [model.onnx]
+//!     cargo run --release --example quality_cost -- [frames=200] [width=1920] [height=1080] [model.onnx | network]
 //!
-//! Prints the element's own `stats`: mean and max milliseconds to score one frame (patch
-//! extraction and the network), the figure the 3 ms budget (issue #19) is about.
+//! Prints the element's own `stats`: mean and max milliseconds to score one frame (the v3
+//! estimate by default; with `network` or a model, also the network and its patches), the
+//! figure the 3 ms budget (issue #19) is about.
 
 use gst::prelude::*;
 
@@ -15,7 +16,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (frames, width, height) = (arg(1, 200), arg(2, 1920), arg(3, 1080));
     let model = std::env::args()
         .nth(4)
-        .map(|m| format!("model-location={m}"))
+        .map(|m| match m.as_str() {
+            "network" => "scorer=network".to_string(),
+            _ => format!("model-location={m}"),
+        })
         .unwrap_or_default();
     gst::init()?;
     gstntiresr::plugin_register_static()?;

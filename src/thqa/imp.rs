@@ -8,9 +8,12 @@
  *
  * A pass-through talking-head quality monitor: buffers go through untouched (in place, never
  * written, never copied) and no latency is added, while every `interval`-th frame's luma is
- * scored from 0 (bad) to 5 (looks like the original) by a small no-reference network (an ONNX
- * model run by tract; a trained model is embedded). It predicts VMAF / 20 of the picture shown at
- * the original's size (see `models/thqa.md`).
+ * scored from 0 (bad) to 5 (looks like the original) without the original. It predicts VMAF / 20
+ * of the picture shown at the original's size (see `models/thqa.md`). By default (v3) the score
+ * comes from two estimates read from the pixels, which are also published: the compression level
+ * as an H.265 QP-equivalent (`compression`) and the effective resolution (`resolution`, in
+ * display lines); `scorer=network` (or a `model-location`) scores with an ONNX network instead
+ * (the embedded v2 model, run by tract).
  *
  * Every frame is judged as it is shown: at `display-height` lines (its shorter side; the other
  * side by aspect), a smaller frame brought there by bicubic interpolation of the patches the
@@ -26,7 +29,9 @@
  * ```
  *
  * ## Properties
- * - `model-location` (string, unset): a quality model instead of the embedded one.
+ * - `scorer` (enum, auto): `v3`, `network`, or `auto` (the network when `model-location` is
+ *   set, else v3).
+ * - `model-location` (string, unset): an ONNX quality model instead of the embedded v2 network.
  * - `display-height` (uint, 1080): lines of the display the picture is judged at (0: every
  *   frame at its own size).
  * - `interval` (uint, 1): score one frame out of this many.
@@ -37,6 +42,10 @@
  *   window (10 s at 25 fps): a live monitor gets regular updates while a bus nobody drains grows
  *   by about 1.5 bytes per frame instead of 375 (the properties always hold the latest scores).
  * - `score`, `clip-score`, `ema-score` (double, read-only, -1 before the first score).
+ * - `compression`, `ema-compression` (double, read-only, -1 before the first frame): the last
+ *   frame's QP-equivalent and its moving average over `window` frames.
+ * - `resolution` (double, read-only, -1 before the first frame): the last frame's effective
+ *   resolution, in lines of the judged picture's shorter side.
  * - `stats` (GstStructure, read-only): `frames`, `resets`, `mean-ms`, `max-ms`.
  *
  * Since: plugin-0.1.0
@@ -54,10 +63,11 @@ use gst_video::VideoFormat;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use super::EMBEDDED_MODEL;
 use super::clip_score::ClipScore;
+use super::estimate::Estimate;
 use super::model::{MAX_SCORE, QualityModel};
 use super::patches::{LumaLayout, LumaMatrix, LumaView};
+use super::{EMBEDDED_MODEL, Scorer};
 use crate::onnx;
 use crate::ready_only;
 use crate::stats::Stats;
@@ -121,6 +131,7 @@ const NO_SCORE: f64 = -1.0;
 
 #[derive(Debug, Clone)]
 struct Settings {
+    scorer: Scorer,
     model_location: Option<String>,
     display_height: u32,
     interval: u32,
@@ -131,6 +142,7 @@ struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
+            scorer: Scorer::Auto,
             model_location: None,
             display_height: DEFAULT_DISPLAY_HEIGHT,
             interval: DEFAULT_INTERVAL,
@@ -142,6 +154,7 @@ impl Default for Settings {
 
 #[derive(Default)]
 struct State {
+    /// The network, when it gives the score.
     model: Option<QualityModel>,
     layout: Option<LumaLayout>,
     /// Frames seen since the last reset (scored or not).
@@ -152,10 +165,26 @@ struct State {
     warned: bool,
 }
 
+/// Running v3 estimates: the QP-equivalent and the effective resolution (lines).
+struct Estimates {
+    compression: ClipScore,
+    resolution: Option<f64>,
+}
+
+impl Estimates {
+    fn new(window: u32) -> Self {
+        Estimates {
+            compression: ClipScore::new(window),
+            resolution: None,
+        }
+    }
+}
+
 pub struct Thqa {
     settings: Mutex<Settings>,
     state: Mutex<State>,
     scores: Mutex<ClipScore>,
+    estimates: Mutex<Estimates>,
     stats: Mutex<Stats>,
 }
 
@@ -165,6 +194,7 @@ impl Default for Thqa {
             settings: Mutex::default(),
             state: Mutex::default(),
             scores: Mutex::new(ClipScore::new(DEFAULT_WINDOW)),
+            estimates: Mutex::new(Estimates::new(DEFAULT_WINDOW)),
             stats: Mutex::default(),
         }
     }
@@ -190,7 +220,25 @@ impl ObjectImpl for Thqa {
                     .read_only()
                     .build()
             };
+            let estimate = |name: &str, nick: &str, blurb: &str| {
+                glib::ParamSpecDouble::builder(name)
+                    .nick(nick)
+                    .blurb(blurb)
+                    .minimum(NO_SCORE)
+                    .default_value(NO_SCORE)
+                    .read_only()
+                    .build()
+            };
             vec![
+                glib::ParamSpecEnum::builder_with_default("scorer", Scorer::Auto)
+                    .nick("Scorer")
+                    .blurb(
+                        "What gives the score: v3 (compression and resolution read from the \
+                         pixels), network (the ONNX model: model-location, else the embedded v2) \
+                         or auto (network when model-location is set, else v3)",
+                    )
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecString::builder("model-location")
                     .nick("Model location")
                     .blurb(
@@ -252,6 +300,25 @@ impl ObjectImpl for Thqa {
                     "Exponential moving average of the frame scores over `window` frames; \
                      -1 before the first",
                 ),
+                estimate(
+                    "compression",
+                    "Compression",
+                    "Compression of the last scored frame as an H.265 QP-equivalent (about \
+                     17..45: higher is more compressed); -1 before the first",
+                ),
+                estimate(
+                    "ema-compression",
+                    "Moving compression",
+                    "Exponential moving average of the compression over `window` frames; \
+                     -1 before the first",
+                ),
+                estimate(
+                    "resolution",
+                    "Effective resolution",
+                    "Effective resolution of the last scored frame, in lines of the judged \
+                     picture's shorter side (a 270p decode on a 1080-line display: about 270); \
+                     -1 before the first",
+                ),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
                     .blurb(
@@ -268,19 +335,22 @@ impl ObjectImpl for Thqa {
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         // The model is loaded when the element starts: a change once it runs would name a model
         // that is not running, so it is refused. The other properties apply at once.
-        if pspec.name() == "model-location"
+        if matches!(pspec.name(), "model-location" | "scorer")
             && ready_only::refuse_while_running(self.obj().upcast_ref(), *CAT, pspec.name())
         {
             return;
         }
         let mut settings = self.settings.lock().unwrap();
         match pspec.name() {
+            "scorer" => settings.scorer = value.get().expect("type checked"),
             "model-location" => settings.model_location = value.get().expect("type checked"),
             "display-height" => settings.display_height = value.get().expect("type checked"),
             "interval" => settings.interval = value.get().expect("type checked"),
             "window" => {
                 settings.window = value.get().expect("type checked");
                 self.scores.lock().unwrap().set_window(settings.window);
+                let mut estimates = self.estimates.lock().unwrap();
+                estimates.compression.set_window(settings.window);
             }
             "message-interval" => settings.message_interval = value.get().expect("type checked"),
             _ => unreachable!("unknown property {}", pspec.name()),
@@ -290,6 +360,7 @@ impl ObjectImpl for Thqa {
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let or_none = |v: Option<f64>| v.unwrap_or(NO_SCORE).to_value();
         match pspec.name() {
+            "scorer" => self.settings.lock().unwrap().scorer.to_value(),
             "model-location" => self.settings.lock().unwrap().model_location.to_value(),
             "display-height" => self.settings.lock().unwrap().display_height.to_value(),
             "interval" => self.settings.lock().unwrap().interval.to_value(),
@@ -298,6 +369,9 @@ impl ObjectImpl for Thqa {
             "score" => or_none(self.scores.lock().unwrap().last),
             "clip-score" => or_none(self.scores.lock().unwrap().mean()),
             "ema-score" => or_none(self.scores.lock().unwrap().ema()),
+            "compression" => or_none(self.estimates.lock().unwrap().compression.last),
+            "ema-compression" => or_none(self.estimates.lock().unwrap().compression.ema()),
+            "resolution" => or_none(self.estimates.lock().unwrap().resolution),
             "stats" => self
                 .stats
                 .lock()
@@ -324,8 +398,9 @@ impl ElementImpl for Thqa {
             gst::subclass::ElementMetadata::new(
                 "Talking-head quality monitor",
                 "Filter/Analyzer/Video",
-                "Scores video quality on a 0-5 scale without the original (a small network run \
-                 by tract) and posts frame and clip scores; buffers pass untouched",
+                "Scores video quality on a 0-5 scale without the original (from its compression \
+                 and resolution estimated from the pixels, or a small network run by tract) and \
+                 posts frame and clip scores; buffers pass untouched",
                 "ntiresr developers",
             )
         });
@@ -366,24 +441,36 @@ impl BaseTransformImpl for Thqa {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().clone();
-        let model = onnx::load(
-            settings.model_location.as_deref().map(Path::new),
-            (onnx::EMBEDDED_NAME, EMBEDDED_MODEL),
-            QualityModel::from_bytes,
-        )
-        .map_err(|e| e.to_error_message())?;
-        gst::info!(
-            CAT,
-            imp = self,
-            "loaded {} (patch grid {:?})",
-            model.name(),
-            model.grid()
-        );
+        let network = match settings.scorer {
+            Scorer::Auto => settings.model_location.is_some(),
+            Scorer::V3 => false,
+            Scorer::Network => true,
+        };
+        let model = if network {
+            let model = onnx::load(
+                settings.model_location.as_deref().map(Path::new),
+                (onnx::EMBEDDED_NAME, EMBEDDED_MODEL),
+                QualityModel::from_bytes,
+            )
+            .map_err(|e| e.to_error_message())?;
+            gst::info!(
+                CAT,
+                imp = self,
+                "loaded {} (patch grid {:?})",
+                model.name(),
+                model.grid()
+            );
+            Some(model)
+        } else {
+            gst::info!(CAT, imp = self, "scoring with v3");
+            None
+        };
         *self.state.lock().unwrap() = State {
-            model: Some(model),
+            model,
             ..Default::default()
         };
         *self.scores.lock().unwrap() = ClipScore::new(settings.window);
+        *self.estimates.lock().unwrap() = Estimates::new(settings.window);
         *self.stats.lock().unwrap() = Stats::default();
         Ok(())
     }
@@ -445,7 +532,7 @@ impl VideoFilterImpl for Thqa {
         if !index.is_multiple_of(interval) {
             return Ok(gst::FlowSuccess::Ok);
         }
-        let (Some(model), Some(layout)) = (state.model.as_mut(), state.layout) else {
+        let Some(layout) = state.layout else {
             return Err(gst::FlowError::NotNegotiated);
         };
         let started = Instant::now();
@@ -456,12 +543,30 @@ impl VideoFilterImpl for Thqa {
             stride: frame.plane_stride()[0] as usize,
             layout,
         };
-        match model.score(&view, display) {
+        let estimate = Estimate::of_frame(&view, display);
+        let scored = match (state.model.as_mut(), estimate) {
+            (Some(model), _) => model
+                .score(&view, display)
+                .map(|s| s as f64)
+                .map_err(|e| e.to_string()),
+            (None, Some(e)) => Ok(e.score),
+            (None, None) => Err(format!(
+                "no v3 estimate for a {}x{} frame",
+                view.width, view.height
+            )),
+        };
+        if let Some(e) = estimate {
+            let mut estimates = self.estimates.lock().unwrap();
+            estimates.compression.add(e.qp);
+            let judged = view.width.min(view.height).max(display) as f64;
+            estimates.resolution = Some(e.resolution_lines(judged));
+        }
+        match scored {
             Ok(score) => {
                 self.stats.lock().unwrap().record(started.elapsed());
                 let scored = {
                     let mut scores = self.scores.lock().unwrap();
-                    scores.add(score as f64);
+                    scores.add(score);
                     scores.frames
                 };
                 let running_time = self
@@ -509,6 +614,11 @@ impl Thqa {
         state.frames = 0;
         state.last_scored = None;
         drop(state);
+        {
+            let mut estimates = self.estimates.lock().unwrap();
+            estimates.compression.reset();
+            estimates.resolution = None;
+        }
         let mut scores = self.scores.lock().unwrap();
         if scores.frames > 0 {
             scores.reset();
@@ -524,12 +634,24 @@ impl Thqa {
         else {
             return;
         };
+        let (compression, ema_compression, resolution) = {
+            let e = self.estimates.lock().unwrap();
+            let or_none = |v: Option<f64>| v.unwrap_or(NO_SCORE);
+            (
+                or_none(e.compression.last),
+                or_none(e.compression.ema()),
+                or_none(e.resolution),
+            )
+        };
         let s = gst::Structure::builder("thqa")
             .field("running-time", running_time)
             .field("frame", index)
             .field("score", score)
             .field("clip-score", mean)
             .field("ema-score", ema)
+            .field("compression", compression)
+            .field("ema-compression", ema_compression)
+            .field("resolution", resolution)
             .field("frames-scored", scores.frames)
             .field("final", last)
             .build();

@@ -99,6 +99,46 @@ impl LumaView<'_> {
             }
         }
     }
+
+    /// Copies `out.len()` luma samples of row `y` from column `x0` into `out`.
+    pub(super) fn read_row(&self, x0: usize, y: usize, out: &mut [u8]) {
+        match self.layout {
+            LumaLayout::Direct { step: 1, offset } => {
+                let start = y * self.stride + x0 + offset;
+                out.copy_from_slice(&self.data[start..start + out.len()]);
+            }
+            _ => {
+                for (i, v) in out.iter_mut().enumerate() {
+                    *v = self.at(x0 + i, y);
+                }
+            }
+        }
+    }
+
+    /// Whether every pixel of the view lies inside `data` (a view built from a frame always
+    /// does; a hand-made one may not).
+    pub(super) fn is_complete(&self) -> bool {
+        let (step, last) = match self.layout {
+            LumaLayout::Direct { step, offset } => (step, offset + 1),
+            LumaLayout::Rgb { step, r, g, b, .. } => (step, r.max(g).max(b) + 1),
+        };
+        if self.width == 0 || self.height == 0 {
+            return true;
+        }
+        let row = (self.width - 1)
+            .checked_mul(step)
+            .and_then(|v| v.checked_add(last));
+        let end = (self.height - 1)
+            .checked_mul(self.stride)
+            .zip(row)
+            .and_then(|(a, b)| a.checked_add(b));
+        match (row, end) {
+            (Some(row), Some(end)) => {
+                (self.height == 1 || row <= self.stride) && end <= self.data.len()
+            }
+            _ => false,
+        }
+    }
 }
 
 /// The size (width, height) a `width x height` frame is judged at on a display of `display`
