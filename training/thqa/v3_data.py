@@ -1,7 +1,8 @@
 """thqa v3 data: exact compression / scale labels, VMAF targets and v3 features per sampled frame.
 
-Per clip (the originals of `../wt-train/training/cache{,-val}/<clip>/hr_y.npy`: cropped, soft
-clips halved, as the ntiresr training uses them) one segment of SEG consecutive frames from the
+Per clip (the originals of `training/cache{,-val}/<clip>/hr_y.npy`, as `training.prepare_data`
+writes them: cropped, soft clips halved, as the ntiresr training uses them; `--cache-dir` reads
+another checkout's) one segment of SEG consecutive frames from the
 middle of the clip is put through every version below; the frames at SAMPLES (P-frames) become
 rows. Every encoder is low delay, one I-frame then P-frames at the same QP:
 - native: the original (compression and resolution labels: none / 0);
@@ -40,7 +41,7 @@ from . import dataset, v3_features
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "cache" / "v3"
 FRAMES = Path("/tmp/thqa-v3-frames")  # the sampled luma planes, for --refeature (outside the repo)
-SOURCES = {"train": Path("/work/wt-train/training/cache"), "val": Path("/work/wt-train/training/cache-val")}
+TRAINING = HERE.parent  # holds cache/ and cache-val/ (training.prepare_data)
 SEG = 9
 SAMPLES = (4, 6, 8)
 X4_QPS = (17, 22, 27, 32, 37, 42)
@@ -51,6 +52,11 @@ NTIRESR_RES = -1.5  # the nominal resolution label of ntiresr outputs (the files
 NATIVE_QP = 12.0  # the nominal QP label of an original (already-compressed sources: not a measurement)
 SAME_PERSON = {"A10": "A07", "B08": "B05"}  # one group per source person (MANIFEST.md)
 DEFAULT_PLUGIN_DIR = Path("/tmp/thqa-v3-plugin")  # a copy of a release build's libgstntiresr.so
+
+
+def sources(training: Path) -> dict[str, Path]:
+    """The cached originals of each split under a training folder."""
+    return {"train": training / "cache", "val": training / "cache-val"}
 
 
 def group(clip: str) -> str:
@@ -100,10 +106,11 @@ def versions(ref: bytes, w: int, h: int, tmp: Path, plugin_dir: Path):
         yield f"vp9x4-crf{crf}", "vp9", nan, -2.0, "own", dec, lw, lh
 
 
-def make_clip(clip: str, split: str, plugin_dir: Path, v2) -> dict:
+def make_clip(clip: str, split: str, src: Path, plugin_dir: Path, v2) -> dict:
+    """Every version of clip `clip` (of `split`) from its cached original in `src`."""
     from ntcommon import degrade
 
-    ref, w, h = segment(SOURCES[split] / clip)
+    ref, w, h = segment(src)
     disp = min(w, h)
     rows, planes = [], []
     with tempfile.TemporaryDirectory() as td:
@@ -194,6 +201,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clips", default="", help="comma-separated clip ids (default: all cached)")
     ap.add_argument("--plugin-dir", type=Path, default=DEFAULT_PLUGIN_DIR, help="holds libgstntiresr.so")
+    ap.add_argument("--cache-dir", type=Path, default=TRAINING,
+                    help="the training folder whose cache/ and cache-val/ hold the originals")
     ap.add_argument("--model", type=Path, default=HERE.parents[1] / "models" / "thqa.onnx", help="v2 model")
     ap.add_argument("--refeature", action="store_true",
                     help="only recompute the features of finished clips from their stored planes")
@@ -204,13 +213,13 @@ def main() -> None:
         return
     v2 = V2(a.model)
     want = set(filter(None, a.clips.split(",")))
-    for split, root in SOURCES.items():
+    for split, root in sources(a.cache_dir).items():
         for src in sorted(p for p in root.iterdir() if (p / "hr_y.npy").exists()):
             clip = src.name
             if (want and clip not in want) or (OUT / f"{clip}.npz").exists():
                 continue
             t = time.time()
-            save(make_clip(clip, split, a.plugin_dir, v2), OUT / f"{clip}.npz")
+            save(make_clip(clip, split, src, a.plugin_dir, v2), OUT / f"{clip}.npz")
             print(f"{split} {clip}: {time.time() - t:.0f} s", flush=True)
 
 
