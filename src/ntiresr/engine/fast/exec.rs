@@ -1,9 +1,9 @@
 //! Running a planned program: gathers and scatters by index arithmetic, convs by the kernels,
 //! rows of ring buffers addressed modulo their depth.
 
-use super::conv::conv_row;
 use super::finite::all_finite;
 use super::isa::Isa;
+use super::kernel::conv_row_for;
 use super::layer::{EpiRt, KMAX, RowIo};
 use super::plan::{BORDER, Epi, MAX_EPI, Program, Step};
 use super::rows_out::RowsOut;
@@ -318,6 +318,7 @@ pub(super) unsafe fn run_rows(
             ..
         } => {
             let (ri, ro) = (mem.rings[*src], mem.rings[*dst]);
+            let conv_row = conv_row_for(isa);
             let mut rt = [EpiRt::Point(PointOp::Relu); MAX_EPI];
             for oy in rows {
                 let mut io = RowIo {
@@ -334,7 +335,8 @@ pub(super) unsafe fn run_rows(
                         Epi::Add(b) => EpiRt::Add(mem.rings[b].row_ptr(oy as isize)),
                     };
                 }
-                unsafe { conv_row(isa, l, &io, &rt[..epi.len()]) };
+                // SAFETY: the rows cover the layer (planned so), the CPU runs `isa` (checked at plan).
+                unsafe { conv_row(l, &io, &rt[..epi.len()]) };
             }
         }
     }

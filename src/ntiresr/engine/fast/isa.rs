@@ -9,8 +9,8 @@ pub const OVERRIDE_VAR: &str = "NTIRESR_ISA";
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Isa {
     /// AVX-512F with AVX512-BF16: weights and inputs rounded to bf16, products summed in f32
-    /// (`vdpbf16ps`). Not the default: chosen only by name (`NTIRESR_ISA=avx512bf16`) until its
-    /// quality gate is measured through the plugin.
+    /// (`vdpbf16ps`): the element's `precision=bf16` (and `auto`, where the CPU has it), or
+    /// `NTIRESR_ISA=avx512bf16`.
     Avx512Bf16,
     /// AVX-512F: one zmm of 16 output channels per pixel.
     Avx512,

@@ -8,7 +8,7 @@
 use std::arch::x86_64::*;
 use std::cell::RefCell;
 
-use super::kernel_avx512::epilogue;
+use super::kernel::x86::epilogue_avx512 as epilogue;
 use super::layer::{BLOCK, ConvLayer, EpiRt, RowIo, strips};
 
 /// Pixels per strip, as the fp32 AVX-512 kernel.
@@ -53,7 +53,7 @@ pub(super) fn pack_weights(l: &ConvLayer) -> Vec<u32> {
 }
 
 /// # Safety
-/// As `conv::conv_row`; `l.wb` holds [`pack_weights`]`(l)`, and the CPU has AVX-512F and
+/// As `kernel::ConvRowFn`; `l.wb` holds [`pack_weights`]`(l)`, and the CPU has AVX-512F and
 /// AVX512-BF16.
 #[target_feature(enable = "avx512f,avx512bf16")]
 pub(super) unsafe fn conv_row(l: &ConvLayer, io: &RowIo, epi: &[EpiRt]) {

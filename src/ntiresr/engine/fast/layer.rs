@@ -1,4 +1,4 @@
-//! What a planned convolution is, shared by the dispatcher (`conv.rs`) and every kernel: the
+//! What a planned convolution is, shared by the kernels (`kernel.rs`, `kernel_bf16.rs`): the
 //! layer's geometry and packed weights, the fused epilogue ops, the rows one output row reads and
 //! writes, and the strips a row is cut into.
 //!

@@ -11,17 +11,14 @@
 //!
 //! What the planner covers is listed in `graph.rs`; outputs equal tract's within 1e-5 (tests).
 
-mod conv;
 mod exec;
 mod finite;
 mod graph;
 mod isa;
-#[cfg(target_arch = "x86_64")]
-mod kernel_avx2;
-#[cfg(target_arch = "x86_64")]
-mod kernel_avx512;
+mod kernel;
 #[cfg(target_arch = "x86_64")]
 mod kernel_bf16;
+mod lanes;
 mod layer;
 mod plan;
 mod proto;
