@@ -35,7 +35,18 @@ pub struct PlaneMut<'a> {
     pub height: usize,
 }
 
-impl Plane<'_> {
+impl<'a> Plane<'a> {
+    /// A planar plane whose rows follow one another (stride = width).
+    pub fn packed(data: &'a [u8], width: usize, height: usize) -> Self {
+        Plane {
+            data,
+            stride: width,
+            step: 1,
+            width,
+            height,
+        }
+    }
+
     #[inline]
     fn at(&self, x: usize, y: usize) -> u8 {
         self.data[y.min(self.height - 1) * self.stride + x.min(self.width - 1) * self.step]
@@ -50,6 +61,19 @@ impl Plane<'_> {
         buffer.clear();
         buffer.extend((0..self.width).map(|x| self.data[start + x * self.step]));
         buffer
+    }
+}
+
+impl<'a> PlaneMut<'a> {
+    /// A planar plane whose rows follow one another (stride = width).
+    pub fn packed(data: &'a mut [u8], width: usize, height: usize) -> Self {
+        PlaneMut {
+            data,
+            stride: width,
+            step: 1,
+            width,
+            height,
+        }
     }
 }
 
@@ -324,13 +348,7 @@ mod tests {
     use super::*;
 
     fn plane(data: &[u8], width: usize, height: usize) -> Plane<'_> {
-        Plane {
-            data,
-            stride: width,
-            step: 1,
-            width,
-            height,
-        }
+        Plane::packed(data, width, height)
     }
 
     /// The whole frame packed.
@@ -369,13 +387,7 @@ mod tests {
         // Luma sub-pixel (dy=3, dx=5) of cell (gx=1, gy=0) -> output (x=13, y=3).
         residual[(3 * 8 + 5) * 2 + 1] = 10.0 / 255.0;
         let mut out = vec![0u8; 16 * 8];
-        let mut dst = PlaneMut {
-            data: &mut out,
-            stride: 16,
-            step: 1,
-            width: 16,
-            height: 8,
-        };
+        let mut dst = PlaneMut::packed(&mut out, 16, 8);
         upscale_add(
             plane(&src, 4, 2),
             &mut dst,

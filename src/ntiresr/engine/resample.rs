@@ -200,26 +200,14 @@ impl Taps {
 mod tests {
     use super::*;
 
-    fn plane(data: &[u8], width: usize, height: usize) -> Plane<'_> {
-        Plane {
-            data,
-            stride: width,
-            step: 1,
-            width,
-            height,
-        }
-    }
-
     fn resample(src: &[u8], from: (usize, usize), to: (usize, usize)) -> Vec<u8> {
         let mut out = vec![0u8; to.0 * to.1];
-        let mut dst = PlaneMut {
-            data: &mut out,
-            stride: to.0,
-            step: 1,
-            width: to.0,
-            height: to.1,
-        };
-        Resampler::new(from, to, Filter::Lanczos3).run(plane(src, from.0, from.1), &mut dst, None);
+        let mut dst = PlaneMut::packed(&mut out, to.0, to.1);
+        Resampler::new(from, to, Filter::Lanczos3).run(
+            Plane::packed(src, from.0, from.1),
+            &mut dst,
+            None,
+        );
         out
     }
 
@@ -322,7 +310,7 @@ mod tests {
             height: 16,
         };
         Resampler::new((20, 10), (30, 16), Filter::Lanczos3).run(
-            plane(&src, 20, 10),
+            Plane::packed(&src, 20, 10),
             &mut dst,
             None,
         );
@@ -340,25 +328,14 @@ mod tests {
         let (from, to) = ((300, 170), (481, 271));
         let src = noise(from.0 * from.1, 3);
         let mut banded = vec![0u8; to.0 * to.1];
-        let mut dst = PlaneMut {
-            data: &mut banded,
-            stride: to.0,
-            step: 1,
-            width: to.0,
-            height: to.1,
-        };
+        let mut dst = PlaneMut::packed(&mut banded, to.0, to.1);
         Resampler::new(from, to, Filter::Lanczos3).run(
-            plane(&src, from.0, from.1),
+            Plane::packed(&src, from.0, from.1),
             &mut dst,
             Some(&pool),
         );
         assert_eq!(banded, resample(&src, from, to));
     }
-}
-
-#[cfg(test)]
-mod area_tests {
-    use super::*;
 
     #[test]
     fn area_averages_what_each_output_sample_covers() {

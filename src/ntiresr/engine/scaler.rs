@@ -177,21 +177,9 @@ impl Scaler {
                     resamplers,
                 } = &mut **shrink;
                 let (width, height) = sizes[index];
-                let mut up = PlaneMut {
-                    data: &mut planes[index],
-                    stride: width,
-                    step: 1,
-                    width,
-                    height,
-                };
+                let mut up = PlaneMut::packed(&mut planes[index], width, height);
                 upscaler.compose(index, src, &mut up);
-                let up = Plane {
-                    data: &planes[index],
-                    stride: width,
-                    step: 1,
-                    width,
-                    height,
-                };
+                let up = Plane::packed(&planes[index], width, height);
                 resamplers[index].run(up, dst, upscaler.workers().map(Workers::pool));
             }
             Parts::ResampleOnly {
