@@ -1,9 +1,9 @@
 //! Running a planned program: gathers and scatters by index arithmetic, convs by the kernels,
 //! rows of ring buffers addressed modulo their depth.
 
+use super::dispatch::conv_row_for;
 use super::finite::all_finite;
 use super::isa::Isa;
-use super::kernel::conv_row_for;
 use super::layer::{EpiRt, KMAX, RowIo};
 use super::plan::{BORDER, Epi, MAX_EPI, Program, Step};
 use super::rows_out::RowsOut;

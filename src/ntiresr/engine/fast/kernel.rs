@@ -1,9 +1,8 @@
 //! The f32 conv kernel, written once for every instruction set ([`Lanes`]): 16 output channels
 //! of a pixel in `16 / WIDTH` vectors, a strip of `NP` pixels in `NP * 16 / WIDTH` accumulators;
 //! per (tap, input channel) one weight load per vector and one broadcast per pixel feeding the
-//! FMAs. [`conv_row_for`] gives the row function of an ISA, chosen once when a layer is planned.
+//! FMAs. `dispatch.rs` chooses an ISA's row function.
 
-use super::isa::Isa;
 use super::lanes::{Lanes, Portable};
 use super::layer::{BLOCK, ConvLayer, EpiRt, RowIo};
 
@@ -14,19 +13,6 @@ use super::layer::{BLOCK, ConvLayer, EpiRt, RowIo};
 /// included) and writes, the `Add` pointers of the epilogue at rows with the output's geometry,
 /// and the CPU must run the ISA the function was chosen for.
 pub(super) type ConvRowFn = unsafe fn(&ConvLayer, &RowIo, &[EpiRt]);
-
-/// The row function of `isa`'s kernel.
-pub(super) fn conv_row_for(isa: Isa) -> ConvRowFn {
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => x86::conv_row_avx512,
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2Fma => x86::conv_row_avx2,
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512Bf16 => super::kernel_bf16::conv_row,
-        _ => conv_row_portable,
-    }
-}
 
 /// One strip of a row (`x0`: its first pixel, `co0`: its first output channel).
 type StripFn = unsafe fn(&ConvLayer, &RowIo, &[EpiRt], usize, usize);
@@ -110,7 +96,7 @@ pub(super) mod x86 {
 
 /// # Safety
 /// As [`ConvRowFn`].
-unsafe fn conv_row_portable(l: &ConvLayer, io: &RowIo, epi: &[EpiRt]) {
+pub(super) unsafe fn conv_row_portable(l: &ConvLayer, io: &RowIo, epi: &[EpiRt]) {
     const STRIPS: Strips = strips_for!(Portable, 2, 4);
     unsafe { conv_row(l, io, epi, &STRIPS) }
 }

@@ -11,6 +11,7 @@
 //!
 //! What the planner covers is listed in `graph.rs`; outputs equal tract's within 1e-5 (tests).
 
+mod dispatch;
 mod exec;
 mod finite;
 mod graph;
