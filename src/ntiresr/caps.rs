@@ -2,7 +2,6 @@
 //! 4x it on each side), and the mapping of caps from one pad to the other.
 
 use gst::glib;
-use gst::prelude::*;
 
 /// The largest scaling factor of width and height, and the one chosen when downstream does not
 /// care.
@@ -73,32 +72,47 @@ fn map_dimension(s: &mut gst::Structure, field: &str, to_output: bool) -> bool {
     } else {
         return false;
     };
-    let mapped: Vec<glib::SendValue> = ranges
+    // Several values map to one covering range, not to a list of ranges: GStreamer's caps merge
+    // reads list items as ints (a GLib critical with ranges), and the fixation picks the size.
+    let mapped: Vec<(i32, i32)> = ranges
         .into_iter()
         .filter_map(|(lo, hi)| map_range(lo, hi, to_output))
-        .map(|(lo, hi)| match lo == hi {
-            true => lo.to_send_value(),
-            false => gst::IntRange::new(lo, hi).to_send_value(),
-        })
         .collect();
-    match mapped.len() {
-        0 => false,
-        1 => {
-            s.set_value(field, mapped[0].clone());
-            true
-        }
-        _ => {
-            s.set(field, gst::List::from_values(mapped));
-            true
-        }
+    let (Some(lo), Some(hi)) = (
+        mapped.iter().map(|r| r.0).min(),
+        mapped.iter().map(|r| r.1).max(),
+    ) else {
+        return false;
+    };
+    if lo == hi {
+        s.set(field, lo);
+    } else {
+        s.set(field, gst::IntRange::new(lo, hi));
     }
+    true
 }
 
-/// Fixes `field` of `s` (one of the other pad's candidate structures) at the value nearest to
-/// `wanted`.
+/// Fixes `field` of `s` (one of the other pad's candidate structures) at its allowed value
+/// nearest to `wanted`: a fixed value, a range, or a list of either (this element's own caps hold
+/// lists of ranges, which GStreamer's `fixate_field_nearest_int` reads as ints).
 pub fn fixate_nearest(s: &mut gst::StructureRef, field: &str, wanted: i32) {
-    if s.has_field(field) {
-        s.fixate_field_nearest_int(field, wanted);
+    let Ok(value) = s.value(field) else { return };
+    let span = |v: &glib::Value| {
+        v.get::<i32>()
+            .map(|v| (v, v))
+            .or_else(|_| v.get::<gst::IntRange<i32>>().map(|r| (r.min(), r.max())))
+            .ok()
+    };
+    let spans: Vec<(i32, i32)> = match value.get::<gst::List>() {
+        Ok(list) => list.iter().filter_map(|v| span(v)).collect(),
+        Err(_) => span(value).into_iter().collect(),
+    };
+    let nearest = spans
+        .into_iter()
+        .map(|(lo, hi)| wanted.clamp(lo, hi))
+        .min_by_key(|&v| (i64::from(v) - i64::from(wanted)).abs());
+    if let Some(v) = nearest {
+        s.set(field, v);
     }
 }
 
@@ -156,5 +170,16 @@ mod tests {
         let listed = transform(&caps("video/x-raw,width={ 100, 2000 },height=50"), true);
         assert_eq!(listed, caps("video/x-raw,width=[100,400],height=[50,200]"));
         assert!(transform(&caps("video/x-raw,width=4,height=50"), true).is_empty());
+    }
+
+    #[test]
+    fn fixation_takes_the_nearest_allowed_size_of_lists_of_ranges() {
+        gst::init().unwrap();
+        let mut c = caps("video/x-raw,width={ [100,400], [2000,7680] },height=[50,200]");
+        let s = c.make_mut().structure_mut(0).unwrap();
+        fixate_nearest(s, "width", 1500);
+        fixate_nearest(s, "height", 300);
+        assert_eq!(s.get::<i32>("width").unwrap(), 2000);
+        assert_eq!(s.get::<i32>("height").unwrap(), 200);
     }
 }
