@@ -56,20 +56,7 @@ fn map_dimension(s: &mut gst::Structure, field: &str, to_output: bool) -> bool {
         s.set(field, gst::IntRange::new(lo, hi));
         return true;
     };
-    let ranges: Vec<(i32, i32)> = if let Ok(v) = value.get::<i32>() {
-        vec![(v, v)]
-    } else if let Ok(r) = value.get::<gst::IntRange<i32>>() {
-        vec![(r.min(), r.max())]
-    } else if let Ok(list) = value.get::<gst::List>() {
-        list.iter()
-            .filter_map(|v| {
-                v.get::<i32>()
-                    .map(|v| (v, v))
-                    .or_else(|_| v.get::<gst::IntRange<i32>>().map(|r| (r.min(), r.max())))
-                    .ok()
-            })
-            .collect()
-    } else {
+    let Some(ranges) = spans(value) else {
         return false;
     };
     // Several values map to one covering range, not to a list of ranges: GStreamer's caps merge
@@ -92,20 +79,27 @@ fn map_dimension(s: &mut gst::Structure, field: &str, to_output: bool) -> bool {
     true
 }
 
-/// Fixes `field` of `s` (one of the other pad's candidate structures) at its allowed value
-/// nearest to `wanted`: a fixed value, a range, or a list of either (this element's own caps hold
-/// lists of ranges, which GStreamer's `fixate_field_nearest_int` reads as ints).
-pub fn fixate_nearest(s: &mut gst::StructureRef, field: &str, wanted: i32) {
-    let Ok(value) = s.value(field) else { return };
+/// The sizes a caps value allows, as inclusive spans: a fixed value, a range, or a list of
+/// either; `None` for any other kind of value.
+fn spans(value: &glib::SendValue) -> Option<Vec<(i32, i32)>> {
     let span = |v: &glib::Value| {
         v.get::<i32>()
             .map(|v| (v, v))
             .or_else(|_| v.get::<gst::IntRange<i32>>().map(|r| (r.min(), r.max())))
             .ok()
     };
-    let spans: Vec<(i32, i32)> = match value.get::<gst::List>() {
-        Ok(list) => list.iter().filter_map(|v| span(v)).collect(),
-        Err(_) => span(value).into_iter().collect(),
+    match value.get::<gst::List>() {
+        Ok(list) => Some(list.iter().filter_map(|v| span(v)).collect()),
+        Err(_) => span(value).map(|s| vec![s]),
+    }
+}
+
+/// Fixes `field` of `s` (one of the other pad's candidate structures) at its allowed value
+/// nearest to `wanted`: a fixed value, a range, or a list of either (a peer's caps may hold lists
+/// of ranges, which GStreamer's `fixate_field_nearest_int` reads as ints).
+pub fn fixate_nearest(s: &mut gst::StructureRef, field: &str, wanted: i32) {
+    let Some(spans) = s.value(field).ok().and_then(spans) else {
+        return;
     };
     let nearest = spans
         .into_iter()
