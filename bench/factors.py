@@ -47,20 +47,6 @@ def unpad_i420(raw: bytes, w: int, h: int) -> np.ndarray:
     return a[: n * size].reshape(n, size)[:, : sy * h].reshape(n, h, sy)[:, :, :w]
 
 
-def encode(hr: bytes, width: int, height: int, size: tuple[int, int], qp: int, out: Path) -> bytes:
-    """Lanczos down to `size`, x265 at `qp` (ntcommon.degrade's settings) into `out`; the decode."""
-    enc = subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}",
-         "-r", "25", "-i", "-", "-vf", f"scale={size[0]}:{size[1]}:flags=lanczos", "-c:v", "libx265",
-         "-tune", "zerolatency", "-x265-params", degrade.X265_PARAMS.format(qp=qp) + ":log-level=error",
-         "-f", "hevc", "-"],
-        input=hr, check=True, capture_output=True).stdout
-    out.write_bytes(enc)
-    return subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "hevc", "-i", str(out), "-pix_fmt", "yuv420p", "-f", "rawvideo", "-"],
-        check=True, capture_output=True).stdout
-
-
 def ffmpeg_scale(raw: bytes, size: tuple[int, int], out: tuple[int, int], flags: str) -> np.ndarray:
     """ffmpeg's `scale` of packed I420 frames; the output's luma [n, h, w]."""
     res = subprocess.run(
@@ -97,7 +83,7 @@ def quality(clips, factors, qps, frames, env, work: Path, props: dict) -> list[d
             size = input_size(w, h, factor)
             for qp in qps:
                 hevc = work / f"{cid}_{factor}_{qp}.hevc"
-                lr = encode(hr, w, h, size, qp, hevc)
+                lr = degrade.degrade(hr, w, h, qp, hevc_out=hevc, size=size)
                 out_file = work / "out.yuv"
                 ntiresr(hevc, size, (w, h), env, out_file, props)
                 row = {"clip": cid, "factor": factor, "qp": qp, "input": list(size), "output": [w, h],

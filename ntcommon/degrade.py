@@ -76,9 +76,11 @@ def ground_truth(clip: Clip, frames: int) -> bytes:
     ).stdout
 
 
-def degrade(hr_raw: bytes, width: int, height: int, qp: int, hevc_out: Path | None = None) -> bytes:
-    """Lanczos x4 down + x265 at constant `qp`, low delay; returns decoded raw I420 (w/4 x h/4)."""
-    lw, lh = width // 4, height // 4
+def degrade(hr_raw: bytes, width: int, height: int, qp: int, hevc_out: Path | None = None,
+            size: tuple[int, int] | None = None) -> bytes:
+    """Lanczos down (x4 unless `size` says to what) + x265 at constant `qp`, low delay; returns
+    the decoded raw I420 (w/4 x h/4, or `size`)."""
+    lw, lh = size or (width // 4, height // 4)
     enc = subprocess.run(
         [
             "ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "yuv420p",
