@@ -1,6 +1,8 @@
 //! Running a planned program: gathers and scatters by index arithmetic, convs by the kernels,
 //! rows of ring buffers addressed modulo their depth.
 
+#[cfg(target_arch = "x86_64")]
+pub(super) use super::bf16_rows::Bf16Rows;
 use super::dispatch::conv_row_for;
 use super::finite::all_finite;
 use super::isa::Isa;
@@ -214,12 +216,31 @@ unsafe fn gather8_row(maps: &[ChanMap], p: usize, mem: &Mem, y: usize, w: usize,
     }
 }
 
-/// Runs rows `rows` of one step. A scatter writes only the rows its output lends, and clears its
+/// No bf16 path off x86-64: nothing to round.
+#[cfg(not(target_arch = "x86_64"))]
+pub(super) enum Bf16Rows {}
+
+/// Row `r` of `ri` as the bf16 kernel reads it.
+///
+/// # Safety
+/// As [`Bf16Rows::row`].
+#[cfg(target_arch = "x86_64")]
+unsafe fn bf16_row(b: &mut Bf16Rows, ri: &Ring, r: isize) -> *const u32 {
+    unsafe { b.row(ri, r) }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn bf16_row(b: &mut Bf16Rows, _: &Ring, _: isize) -> *const u32 {
+    match *b {}
+}
+
+/// Runs rows `rows` of one step (a conv on the bf16 path reads its input through `bf16`). A scatter writes only the rows its output lends, and clears its
 /// output's flag in `finite` when it wrote a value that is not finite.
 ///
 /// # Safety
 /// `mem` and `outs` match the program the step belongs to, and the schedule guarantees the rows
 /// it reads are present.
+#[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn run_rows(
     isa: Isa,
     prog: &Program,
@@ -228,6 +249,7 @@ pub(super) unsafe fn run_rows(
     outs: &[&RowsOut; 2],
     rows: std::ops::Range<usize>,
     finite: &mut [bool; 2],
+    mut bf16: Option<&mut Bf16Rows>,
 ) {
     match step {
         Step::Gather { dst, maps } => {
@@ -323,11 +345,18 @@ pub(super) unsafe fn run_rows(
             for oy in rows {
                 let mut io = RowIo {
                     rin: [std::ptr::null(); KMAX],
+                    rin_bf16: [std::ptr::null(); KMAX],
                     in_cs: ri.cs,
                     out: ro.row_ptr(oy as isize),
                 };
                 for ky in 0..l.kh {
-                    io.rin[ky] = ri.row_ptr((oy * l.sy + ky) as isize - l.pad_y as isize);
+                    let r = (oy * l.sy + ky) as isize - l.pad_y as isize;
+                    io.rin[ky] = ri.row_ptr(r);
+                    if let Some(b) = bf16.as_deref_mut() {
+                        // SAFETY: the schedule keeps row r present and unchanged in this run;
+                        // the bf16 rows exist only on the bf16 path (AVX512-BF16 checked at plan).
+                        io.rin_bf16[ky] = unsafe { bf16_row(b, &ri, r) };
+                    }
                 }
                 for (r, e) in rt.iter_mut().zip(epi) {
                     *r = match *e {

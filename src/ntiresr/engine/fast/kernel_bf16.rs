@@ -1,23 +1,17 @@
 //! AVX512-BF16 kernel: weights and inputs rounded to bf16, their products summed in f32 by
 //! `vdpbf16ps`, two input channels per instruction (twice the fp32 FMA's work). 16 output
 //! channels of a pixel in one zmm, a strip of `NP` pixels in `NP` accumulators; per (tap,
-//! input-channel pair) one weight vector load and `NP` broadcasts of a bf16 pair. The input rows a
-//! conv row reads are rounded to bf16 pairs once per row (a thread-local buffer), the weights once
+//! input-channel pair) one weight vector load and `NP` broadcasts of a bf16 pair. The input rows
+//! are rounded to bf16 pairs once per run (`bf16_rows.rs`, with [`round_row`]), the weights once
 //! when the network is planned ([`pack_weights`]).
 
 use std::arch::x86_64::*;
-use std::cell::RefCell;
 
 use super::kernel::x86::epilogue_avx512 as epilogue;
 use super::layer::{BLOCK, ConvLayer, EpiRt, RowIo, strips};
 
 /// Pixels per strip, as the fp32 AVX-512 kernel.
 const NP: usize = 16;
-
-thread_local! {
-    /// The bf16 pairs of the input rows of the conv row being computed.
-    static ROWS: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
-}
 
 /// `v` rounded to bf16 (to nearest, ties to even, as `vcvtne2ps2bf16`); NaN stays NaN.
 pub(super) fn to_bf16(v: f32) -> u16 {
@@ -53,42 +47,37 @@ pub(super) fn pack_weights(l: &ConvLayer) -> Vec<u32> {
 }
 
 /// # Safety
-/// As `kernel::ConvRowFn`; `l.wb` holds [`pack_weights`]`(l)`, and the CPU has AVX-512F and
-/// AVX512-BF16.
+/// As `kernel::ConvRowFn`, with `io.rin_bf16` set; `l.wb` holds [`pack_weights`]`(l)`, and the
+/// CPU has AVX-512F and AVX512-BF16.
 #[target_feature(enable = "avx512f,avx512bf16")]
 pub(super) unsafe fn conv_row(l: &ConvLayer, io: &RowIo, epi: &[EpiRt]) {
     let pairs = l.cin.div_ceil(2);
-    // The input pixels the row reads: from -pad_x, as many as the last output pixel's taps reach.
-    let npix = (l.ow - 1) * l.sx + l.kw;
-    let first = -(l.pad_x as isize) * io.in_cs as isize;
-    ROWS.with_borrow_mut(|rows| {
-        if rows.len() < l.kh * npix * pairs {
-            rows.resize(l.kh * npix * pairs, 0);
-        }
-        for ky in 0..l.kh {
-            let dst = &mut rows[ky * npix * pairs..][..npix * pairs];
-            // SAFETY: the row holds every pixel the taps read (border columns included).
-            unsafe { round_row(io.rin[ky].offset(first), io.in_cs, l.cin, dst) };
-        }
-        let xb = rows.as_ptr();
-        for co0 in (0..l.cs_out).step_by(BLOCK) {
-            strips(l.ow, NP, |x, full| unsafe {
-                if full {
-                    strip::<NP>(l, io, epi, xb, npix, x, co0)
-                } else {
-                    strip::<1>(l, io, epi, xb, npix, x, co0)
-                }
-            });
-        }
-    });
+    // A pixel stride known at compile time makes the strip's input addresses one base register
+    // plus immediate offsets (a runtime one spilt the 16 pixel pointers).
+    let whole: StripFn = match l.sx * pairs {
+        8 => strip::<NP, 8>,
+        16 => strip::<NP, 16>,
+        4 => strip::<NP, 4>,
+        3 => strip::<NP, 3>,
+        _ => strip::<NP, 0>,
+    };
+    for co0 in (0..l.cs_out).step_by(BLOCK) {
+        strips(l.ow, NP, |x, full| unsafe {
+            if full {
+                whole(l, io, epi, x, co0)
+            } else {
+                strip::<1, 0>(l, io, epi, x, co0)
+            }
+        });
+    }
 }
 
 /// Rounds pixels of `cs` floats (channels `0..cin` used) to `cin / 2` bf16 pairs each.
 ///
 /// # Safety
-/// `src` holds `dst.len() / pairs` pixels of `cs` floats.
+/// `src` holds `dst.len() / pairs` pixels of `cs` floats; the CPU has AVX-512F and AVX512-BF16.
 #[target_feature(enable = "avx512f,avx512bf16")]
-unsafe fn round_row(src: *const f32, cs: usize, cin: usize, dst: &mut [u32]) {
+pub(super) unsafe fn round_row(src: *const f32, cs: usize, cin: usize, dst: &mut [u32]) {
     unsafe {
         let pairs = cin.div_ceil(2);
         if cs == cin && cin.is_multiple_of(2) {
@@ -117,14 +106,15 @@ unsafe fn round_row(src: *const f32, cs: usize, cin: usize, dst: &mut [u32]) {
     }
 }
 
+/// One strip of a row: `N` pixels from `x0`, output channels from `co0`.
+type StripFn = unsafe fn(&ConvLayer, &RowIo, &[EpiRt], usize, usize);
+
+/// The kernel: a strip of `N` pixels, `PIX` bf16 pairs apart (0: the layer's `sx * pairs`).
 #[target_feature(enable = "avx512f,avx512bf16")]
-#[inline]
-unsafe fn strip<const N: usize>(
+unsafe fn strip<const N: usize, const PIX: usize>(
     l: &ConvLayer,
     io: &RowIo,
     epi: &[EpiRt],
-    xb: *const u32,
-    npix: usize,
     x0: usize,
     co0: usize,
 ) {
@@ -132,11 +122,11 @@ unsafe fn strip<const N: usize>(
         let pairs = l.cin.div_ceil(2);
         let b = _mm512_loadu_ps(l.bias.as_ptr().add(co0));
         let mut acc = [b; N];
-        let pix = (l.sx * pairs) as isize;
+        let pix = if PIX > 0 { PIX } else { l.sx * pairs } as isize;
         for ky in 0..l.kh {
             for kx in 0..l.kw {
                 // Pixel (x0 * sx + kx) of the rounded row, counted from -pad_x.
-                let ip = xb.add((ky * npix + x0 * l.sx + kx) * pairs);
+                let ip = io.rin_bf16[ky].add((x0 * l.sx + kx) * pairs);
                 let wp = l.wb.as_ptr().add((ky * l.kw + kx) * pairs * l.cs_out + co0);
                 for cp in 0..pairs {
                     let wv: __m512bh =

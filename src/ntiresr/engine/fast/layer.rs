@@ -102,6 +102,9 @@ pub(super) enum EpiRt {
 #[derive(Clone, Copy, Debug)]
 pub(super) struct RowIo {
     pub rin: [*const f32; KMAX],
+    /// For the bf16 kernel: the same rows as bf16 pairs from pixel `-pad_x`
+    /// (`bf16_rows::Bf16Rows`); null for the f32 kernels.
+    pub rin_bf16: [*const u32; KMAX],
     pub in_cs: usize,
     pub out: *mut f32,
 }

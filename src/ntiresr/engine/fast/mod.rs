@@ -11,6 +11,8 @@
 //!
 //! What the planner covers is listed in `graph.rs`; outputs equal tract's within 1e-5 (tests).
 
+#[cfg(target_arch = "x86_64")]
+mod bf16_rows;
 mod dispatch;
 mod exec;
 mod finite;
@@ -53,6 +55,8 @@ pub struct FastNet {
     _zero: Vec<f32>,
     /// Each buffer's ring, pointing into `_store`.
     rings: Vec<exec::Ring>,
+    /// Per step, on the bf16 path, a conv's input rows rounded to bf16.
+    bf16: Vec<Option<exec::Bf16Rows>>,
     /// Seconds spent in each step, summed over runs, when profiling.
     profile: Option<Vec<f64>>,
 }
@@ -125,6 +129,17 @@ impl FastNet {
             });
             store.push(v);
         }
+        let bf16 = prog
+            .steps
+            .iter()
+            .map(|step| match step {
+                #[cfg(target_arch = "x86_64")]
+                plan::Step::Conv { src, layer, .. } if isa == Isa::Avx512Bf16 => {
+                    Some(bf16_rows::Bf16Rows::new(layer, sched.depth[*src]))
+                }
+                _ => None,
+            })
+            .collect();
         Ok(FastNet {
             prog,
             sched,
@@ -133,6 +148,7 @@ impl FastNet {
             _store: store,
             _zero: zero,
             rings,
+            bf16,
             profile: None,
         })
     }
@@ -204,12 +220,29 @@ impl FastNet {
             rings: &self.rings,
         };
         let mut finite = [true; 2];
+        #[cfg(target_arch = "x86_64")]
+        self.bf16
+            .iter_mut()
+            .flatten()
+            .for_each(bf16_rows::Bf16Rows::reset);
         for &(s, r0, r1) in &self.sched.actions {
             let t0 = self.profile.as_ref().map(|_| Instant::now());
             let step = &self.prog.steps[s];
             // SAFETY: the program was planned and checked for exactly these shapes, and the
             // schedule keeps every row a step reads in its ring.
-            unsafe { exec::run_rows(self.isa, &self.prog, step, &mem, &outs, r0..r1, &mut finite) };
+            let bf16 = self.bf16[s].as_mut();
+            unsafe {
+                exec::run_rows(
+                    self.isa,
+                    &self.prog,
+                    step,
+                    &mem,
+                    &outs,
+                    r0..r1,
+                    &mut finite,
+                    bf16,
+                )
+            };
             if let (Some(p), Some(t0)) = (self.profile.as_mut(), t0) {
                 p[s] += t0.elapsed().as_secs_f64();
             }
