@@ -93,6 +93,11 @@ def _runs(e: dict) -> str:
     return "; ".join([backend, *extra])
 
 
+def _path_share(e: dict) -> str:
+    """A variant's share of its kernel path's measured peak, with the path ("" if not measured)."""
+    return f"{_PCT(e['path_peak_share'])} ({e['path']})" if "path" in e else ""
+
+
 def _peak_sentence(pk: dict) -> str:
     smt = f", {pk['logical_cpus']} logical CPUs" if pk["logical_cpus"] != pk["cores"] else ""
     return (f"fp32 FMA peak of this machine, an estimate from its ISA and clock: {pk['cores']} core(s){smt}"
@@ -112,14 +117,15 @@ def _network_lines(sp: dict) -> list[str]:
                   f" to onnxruntime {ort['onnxruntime']} running the same ONNX graph alone, on random inputs."
                   " The default backend runs the plugin's own kernels where they cover the model and tract"
                   " otherwise; backend=tract is the path before issue #20.",
-                  "", "| network | runs | fps | GFLOP/s | x onnxruntime | share of fp32 peak |",
-                  "|---|---|---:|---:|---:|---:|"]
+                  "", "| network | runs | fps | GFLOP/s | x onnxruntime | share of fp32 peak"
+                  " | share of its path's peak |",
+                  "|---|---|---:|---:|---:|---:|---|"]
         for name, e in mo["elements"].items():
             fps = sp["methods"][name]["fps"]
             lines.append(f"| {name} | {_runs(e)} | {fps:.1f} | {e['gflops']:.1f} |"
-                         f" {e['over_onnxruntime']:.2f} | {_PCT(e.get('peak_share'))} |")
+                         f" {e['over_onnxruntime']:.2f} | {_PCT(e.get('peak_share'))} | {_path_share(e)} |")
         lines.append(f"| onnxruntime | the ONNX graph alone (CPU provider, default threads) | {ort['fps']:.1f} |"
-                     f" {ort['gflops']:.1f} | 1.00 | {_PCT(ort.get('peak_share'))} |")
+                     f" {ort['gflops']:.1f} | 1.00 | {_PCT(ort.get('peak_share'))} | {_path_share(ort)} |")
     elif "gflop_per_frame" in mo:  # results.json before #20: ntiresr ran on tract
         t = (f" tract, in the element, reaches {mo['tract_gflops']:.1f} GFLOP/s"
              f" ({mo['tract_over_onnxruntime']:.2f} x onnxruntime);" if "tract_gflops" in mo else "")
@@ -128,6 +134,11 @@ def _network_lines(sp: dict) -> list[str]:
                   f" {mo['onnxruntime']['fps']:.1f} fps."]
     elif "skipped" in mo:
         lines += ["", f"Model: {mo['skipped']}."]
+    pp = sp.get("path_peaks", {})
+    if "gflops" in pp:
+        each = ", ".join(f"{k} {v:.0f}" for k, v in pp["gflops"].items())
+        lines += ["", f"Each kernel path's peak, measured on {pp['threads']} thread(s) at once (independent"
+                  f" multiply-add chains, `cargo run --release --example peak`), GFLOP/s: {each}."]
     if "gflops" in pk:
         lines += ["", _peak_sentence(pk)]
     elif "skipped" in pk:

@@ -20,6 +20,8 @@ the ratios are meaningful only if that is the same as the ONNX file.
 
 The machine's fp32 FMA peak, an estimate (fp32_peak): physical cores x clock x FLOP per cycle per
 core from the ISA in /proc/cpuinfo's flags; each variant's GFLOP/s is also given as a share of it.
+Each kernel path's peak, measured (path_peaks: `examples/profile/peak.rs` on every thread), and
+each variant's share of its own path's peak (the bf16 path against the bf16 peak).
 """
 
 import math
@@ -191,9 +193,45 @@ def machine_peak() -> dict:
     return peak or {"skipped": "no CPU flags or clock in /proc/cpuinfo"}
 
 
-def element_figures(methods: list, speeds: dict, gflop: float, ort_fps: float, peak: dict | None) -> dict:
+PEAK_EXAMPLE = ROOT / "target" / "release" / "examples" / "peak"
+# the own kernels' f32 paths, fastest first (NTIRESR_ISA names)
+F32_PATHS = ("avx512", "avx2", "portable")
+
+
+def path_peaks(threads: int | None = None, seconds: float = 0.3) -> dict:
+    """Each kernel path's peak GFLOP/s on this machine, measured by `examples/profile/peak.rs`
+    (independent multiply-add chains on every thread at once: the clock the cores really run
+    at, and whether the logical CPUs share their FMA units); {"skipped": why} without it."""
+    if not PEAK_EXAMPLE.exists():
+        return {"skipped": f"{PEAK_EXAMPLE.relative_to(ROOT)} not built (cargo build --release --example peak)"}
+    threads = threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    r = subprocess.run([str(PEAK_EXAMPLE), str(threads), str(seconds)], capture_output=True, text=True)
+    if r.returncode != 0:
+        return {"skipped": f"peak failed: {r.stderr.strip()}"}
+    import json
+    return json.loads(r.stdout)
+
+
+def method_path(m, peaks: dict) -> str | None:
+    """The kernel path whose peak bounds a variant (or onnxruntime, m None): the forced one
+    (NTIRESR_ISA), bf16 where the element's default takes it (precision auto on AVX512-BF16),
+    else the fastest f32 path the CPU runs (tract and onnxruntime compute in f32 too)."""
+    have = peaks.get("gflops", {})
+    f32 = next((p for p in F32_PATHS if p in have), None)
+    if m is None or getattr(m, "backend", None) == "tract":
+        return f32
+    if getattr(m, "isa", None):
+        return m.isa if m.isa in have else None
+    if getattr(m, "props", {}).get("precision") == "fp32":
+        return f32
+    return "avx512bf16" if "avx512bf16" in have else f32
+
+
+def element_figures(methods: list, speeds: dict, gflop: float, ort_fps: float, peak: dict | None,
+                    peaks: dict | None = None) -> dict:
     """Per timed variant of the element (methods with `networks` > 0): its GFLOP/s, its ratio to
-    onnxruntime's GFLOP/s on the same model, and its share of the fp32 peak (if known)."""
+    onnxruntime's GFLOP/s on the same model, its share of the fp32 peak estimate (if known) and,
+    with the measured `peaks` (path_peaks), its path and its share of that path's peak."""
     out = {}
     for m in methods:
         k = getattr(m, "networks", 0)
@@ -206,6 +244,10 @@ def element_figures(methods: list, speeds: dict, gflop: float, ort_fps: float, p
             e["isa"] = m.isa
         if peak and "gflops" in peak:
             e["peak_share"] = gflops / peak["gflops"]
+        path = method_path(m, peaks or {})
+        if path:
+            e["path"] = path
+            e["path_peak_share"] = gflops / peaks["gflops"][path]
         out[m.name] = e
     return out
 
@@ -215,6 +257,7 @@ def run(methods: list, tmp: Path, n: int, repeat: int, model: Path = MODEL, log=
     """Every figure of the speed section (see the module docstring)."""
     out = {"input": f"{W}x{H}", "output": f"{4 * W}x{4 * H}", "repeat": repeat, "methods": {}}
     peak = out["peak"] = machine_peak()
+    peaks = out["path_peaks"] = path_peaks()
     for m in methods:
         log(f"speed: {m.name}")
         out["methods"][m.name] = method_fps(m, tmp, n, repeat, min_seconds)
@@ -228,7 +271,9 @@ def run(methods: list, tmp: Path, n: int, repeat: int, model: Path = MODEL, log=
         ort["gflops"] = g * ort["fps"]
         if "gflops" in peak:
             ort["peak_share"] = ort["gflops"] / peak["gflops"]
-        el = out["model"]["elements"] = element_figures(methods, out["methods"], g, ort["fps"], peak)
+        if (path := method_path(None, peaks)):
+            ort["path"], ort["path_peak_share"] = path, ort["gflops"] / peaks["gflops"][path]
+        el = out["model"]["elements"] = element_figures(methods, out["methods"], g, ort["fps"], peak, peaks)
         if "ntiresr-tract" in el:  # the keys of results.json before #20, when ntiresr ran on tract
             out["model"]["tract_gflops"] = el["ntiresr-tract"]["gflops"]
             out["model"]["tract_over_onnxruntime"] = el["ntiresr-tract"]["over_onnxruntime"]

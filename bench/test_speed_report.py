@@ -205,6 +205,31 @@ def test_element_figures():
     assert "peak_share" not in speed.element_figures(ms, speeds, 4.0, 20.0, {"skipped": "x"})["ntiresr"]
 
 
+def test_each_variant_is_held_to_its_own_paths_peak():
+    ms = {m.name: m for m in (methods.Gst(**kw) for kw in methods.GST_VARIANTS.values())}
+    zen4 = {"threads": 2, "gflops": {"avx512bf16": 230.0, "avx512": 115.0, "avx2": 115.0, "portable": 25.0}}
+    f32_only = {"threads": 2, "gflops": {"avx2": 100.0, "portable": 25.0}}
+    # the default takes bf16 where the CPU has it; precision=fp32, tract and onnxruntime: the best f32
+    assert speed.method_path(ms["ntiresr"], zen4) == "avx512bf16"
+    assert speed.method_path(ms["ntiresr-fp32"], zen4) == "avx512"
+    assert speed.method_path(ms["ntiresr-tract"], zen4) == "avx512"
+    assert speed.method_path(None, zen4) == "avx512"
+    assert speed.method_path(ms["ntiresr-avx2"], zen4) == "avx2"
+    assert speed.method_path(ms["ntiresr"], f32_only) == "avx2"
+    assert speed.method_path(ms["ntiresr-avx512bf16"], f32_only) is None  # not measured: no share
+    assert speed.method_path(ms["ntiresr"], {"skipped": "not built"}) is None
+    speeds = {"ntiresr": {"fps": 40.0}, "ntiresr-fp32": {"fps": 25.0}}
+    el = speed.element_figures([ms["ntiresr"], ms["ntiresr-fp32"]], speeds, 4.0, 20.0, None, zen4)
+    assert el["ntiresr"]["path"] == "avx512bf16" and el["ntiresr"]["path_peak_share"] == 160 / 230
+    assert el["ntiresr-fp32"]["path"] == "avx512" and el["ntiresr-fp32"]["path_peak_share"] == 100 / 115
+    assert "path" not in speed.element_figures([ms["ntiresr"]], speeds, 4.0, 20.0, None)["ntiresr"]
+
+
+def test_path_peaks_here():
+    p = speed.path_peaks(1, 0.02)
+    assert "skipped" in p or (p["threads"] == 1 and all(g > 0 for g in p["gflops"].values()))
+
+
 def _new_speed(data: dict) -> dict:
     """A results.json of before #20 with the speed section a run would now write."""
     d = copy.deepcopy(data)
@@ -213,10 +238,12 @@ def _new_speed(data: dict) -> dict:
     sp["methods"]["ntiresr-nv12"] = {"fps": 40.2, "runs": [40.2], "frames": 80}
     sp["methods"]["ntiresr"]["fps"] = 41.0
     sp["peak"] = speed.fp32_peak(ZEN4, 2)
+    pp = sp["path_peaks"] = {"threads": 2, "gflops": {"avx512bf16": 230.0, "avx512": 115.0, "avx2": 115.0}}
     ms = [methods.Gst(**kw) for kw in methods.GST_VARIANTS.values()]
     g, ort = mo["gflop_per_frame"], mo["onnxruntime"]
     ort["gflops"], ort["peak_share"] = g * ort["fps"], g * ort["fps"] / sp["peak"]["gflops"]
-    mo["elements"] = speed.element_figures(ms, sp["methods"], g, ort["fps"], sp["peak"])
+    ort["path"], ort["path_peak_share"] = "avx512", ort["gflops"] / 115.0
+    mo["elements"] = speed.element_figures(ms, sp["methods"], g, ort["fps"], sp["peak"], pp)
     mo["tract_gflops"] = mo["elements"]["ntiresr-tract"]["gflops"]
     mo["tract_over_onnxruntime"] = mo["elements"]["ntiresr-tract"]["over_onnxruntime"]
     d["settings"]["speed_only"] = ["ntiresr-tract", "ntiresr-nv12"]
@@ -279,7 +306,11 @@ def test_report_new_keys(committed):
     assert "NV12 in and out" in next(l for l in table if l.startswith("| ntiresr-nv12 |"))
     assert "2 networks per frame" in next(l for l in table if l.startswith("| ntiresr-mirror |"))
     assert any(l.startswith("| onnxruntime | ") and l.endswith(" | 1.00 | "
-               f"{100 * d['speed']['model']['onnxruntime']['peak_share']:.0f}% |") for l in md.splitlines())
+               f"{100 * d['speed']['model']['onnxruntime']['peak_share']:.0f}% |"
+               f" {100 * d['speed']['model']['onnxruntime']['path_peak_share']:.0f}% (avx512) |")
+               for l in md.splitlines())
+    assert f"{100 * el['ntiresr']['path_peak_share']:.0f}% (avx512bf16) |" in table[0]
+    assert "Each kernel path's peak, measured on 2 thread(s)" in md and "avx512bf16 230" in md
     assert "fp32 FMA peak of this machine, an estimate" in md and "**166 GFLOP/s**" in md
     assert "/proc/cpuinfo cpu MHz" in md and "Zen 4" in md
     assert "ntiresr-tract, ntiresr-nv12: timed only" in md

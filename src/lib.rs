@@ -24,7 +24,7 @@ mod thqa;
 /// Internals the integration tests drive directly; not an API.
 #[doc(hidden)]
 pub mod testing {
-    pub use crate::ntiresr::engine::fast::{DEFAULT_ROWS_PER_SWEEP, FastNet, Isa};
+    pub use crate::ntiresr::engine::fast::{DEFAULT_ROWS_PER_SWEEP, FastNet, Isa, peak_gflops};
     pub use crate::ntiresr::engine::network::{Backend, Network, Precision};
     pub use crate::ntiresr::engine::planes::{Plane, PlaneMut};
     pub use crate::ntiresr::engine::session::Session;

@@ -23,6 +23,7 @@ mod kernel;
 mod kernel_bf16;
 mod lanes;
 mod layer;
+mod peak;
 mod plan;
 mod proto;
 mod rows_out;
@@ -34,6 +35,7 @@ mod view;
 
 pub use finite::all_finite;
 pub use isa::Isa;
+pub use peak::peak_gflops;
 pub use rows_out::RowsOut;
 
 use plan::Program;
