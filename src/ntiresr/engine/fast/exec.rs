@@ -3,7 +3,7 @@
 
 #[cfg(target_arch = "x86_64")]
 pub(super) use super::bf16_rows::Bf16Rows;
-use super::dispatch::conv_row_for;
+use super::dispatch::{conv_row_for, scatter_row_for};
 use super::finite::all_finite;
 use super::isa::Isa;
 use super::layer::{EpiRt, KMAX, RowIo};
@@ -169,6 +169,7 @@ fn gather8_period(maps: &[ChanMap], cs: usize, w: usize) -> Option<usize> {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn gather8_row(maps: &[ChanMap], p: usize, mem: &Mem, y: usize, w: usize, dst: *mut f32) {
+    use super::lanes::{Avx2, Lanes};
     use std::arch::x86_64::*;
     let (py, yb) = (y % p, y / p);
     // Each channel's source row for phase px = 0 and 1, and its affine op.
@@ -208,9 +209,10 @@ unsafe fn gather8_row(maps: &[ChanMap], p: usize, mem: &Mem, y: usize, w: usize,
                     _mm256_set1_ps(shift[c]),
                 );
             }
-            super::transpose::transpose8(&mut r);
-            for (j, &rj) in r.iter().enumerate() {
-                _mm256_storeu_ps(dst.add((x + j) * 8), rj);
+            let mut r = r.map(Avx2);
+            Avx2::transpose(&mut r);
+            for (j, rj) in r.into_iter().enumerate() {
+                rj.store(dst.add((x + j) * 8));
             }
         }
     }
@@ -283,39 +285,26 @@ pub(super) unsafe fn run_rows(
             }
             let dst = |y: usize| target.row_ptr(0, y);
             let dcs = target.channel_stride();
-            // The channels outside the transposed blocks are copied one by one (every channel
-            // on the portable path: `only` None), then checked.
-            let vector = cfg!(target_arch = "x86_64") && isa != Isa::Portable;
-            let only = vector.then_some(&rest[..]);
-            #[cfg(target_arch = "x86_64")]
-            if vector {
-                for y in rows.clone() {
-                    for b in blocks {
-                        let r = mem.rings[b.buf];
-                        // SAFETY: the block's maps were verified like any other.
-                        let src = unsafe {
-                            r.row_ptr((y * b.m + b.oy) as isize)
-                                .add(b.ox * r.cs + b.ch0)
-                        };
-                        let d: [*mut f32; 16] =
-                            std::array::from_fn(|j| target.row_ptr(b.dst[j], y));
-                        let stride = b.m * r.cs;
-                        finite[*out] &= match isa {
-                            Isa::Avx512 | Isa::Avx512Bf16 => unsafe {
-                                super::transpose::scatter_row(src, stride, w, &d, &b.ops)
-                            },
-                            _ => unsafe {
-                                super::transpose::scatter_row_avx2(src, stride, w, &d, &b.ops)
-                            },
-                        };
-                    }
+            // The blocks by in-register transposes; the other channels one by one, then checked.
+            let scatter = scatter_row_for(isa);
+            for y in rows.clone() {
+                for b in blocks {
+                    let r = mem.rings[b.buf];
+                    // SAFETY: the block's maps were verified like any other.
+                    let src = unsafe {
+                        r.row_ptr((y * b.m + b.oy) as isize)
+                            .add(b.ox * r.cs + b.ch0)
+                    };
+                    let d: [*mut f32; 16] = std::array::from_fn(|j| target.row_ptr(b.dst[j], y));
+                    let stride = b.m * r.cs;
+                    finite[*out] &= unsafe { scatter(src, stride, w, &d, &b.ops) };
                 }
             }
-            if only.is_none_or(|o| !o.is_empty()) {
+            if !rest.is_empty() {
                 unsafe {
                     copy_maps(
                         maps,
-                        only,
+                        Some(rest),
                         mem,
                         rows.clone(),
                         w,
@@ -323,7 +312,7 @@ pub(super) unsafe fn run_rows(
                         (dcs, 1, SCATTER_TILE),
                     )
                 };
-                for c in chosen(only, maps.len()) {
+                for &c in rest {
                     for y in rows.clone() {
                         // SAFETY: a lent row of `w` floats, just written.
                         let row = unsafe { std::slice::from_raw_parts(target.row_ptr(c, y), w) };

@@ -1,7 +1,7 @@
-//! One vector of f32 lanes per instruction set, as the conv kernel uses it: AVX-512 (16 lanes),
-//! AVX2+FMA (8) and portable Rust (8, which the compiler vectorises as it can). Every method is
-//! `#[inline(always)]`, so that it compiles inside the `#[target_feature]` function that calls
-//! the kernel (`kernel.rs`), with that function's instructions.
+//! One vector of f32 lanes per instruction set, as the conv kernel (`kernel.rs`) and the output
+//! scatter (`transpose.rs`) use it: AVX-512 (16 lanes), AVX2+FMA (8) and portable Rust (8, which
+//! the compiler vectorises as it can). Every method is `#[inline(always)]`, so that it compiles
+//! inside the `#[target_feature]` function that calls it, with that function's instructions.
 
 use super::view::PointOp;
 
@@ -18,11 +18,16 @@ pub(super) trait Lanes: Copy {
     fn splat(v: f32) -> Self;
     /// `self * b + c`.
     fn mul_add(self, b: Self, c: Self) -> Self;
+    fn mul(self, b: Self) -> Self;
     fn add(self, b: Self) -> Self;
     fn max(self, b: Self) -> Self;
     fn min(self, b: Self) -> Self;
     /// `self` where not negative, else `self * alpha`.
     fn leaky(self, alpha: f32) -> Self;
+    /// Whether no lane is NaN.
+    fn ordered(self) -> bool;
+    /// Transposes `WIDTH` vectors (`r.len()`) of `WIDTH` lanes in registers.
+    fn transpose(r: &mut [Self]);
 
     /// A fused point op.
     #[inline(always)]
@@ -50,7 +55,7 @@ mod x86 {
 
     /// AVX2 + FMA: one ymm.
     #[derive(Clone, Copy)]
-    pub(in super::super) struct Avx2(__m256);
+    pub(in super::super) struct Avx2(pub(in super::super) __m256);
 
     // SAFETY (every block below): the kernel is only reached through a `#[target_feature]`
     // function of the same ISA, planned only where the CPU runs it.
@@ -71,6 +76,10 @@ mod x86 {
         #[inline(always)]
         fn mul_add(self, b: Self, c: Self) -> Self {
             Avx512(unsafe { _mm512_fmadd_ps(self.0, b.0, c.0) })
+        }
+        #[inline(always)]
+        fn mul(self, b: Self) -> Self {
+            Avx512(unsafe { _mm512_mul_ps(self.0, b.0) })
         }
         #[inline(always)]
         fn add(self, b: Self) -> Self {
@@ -96,6 +105,42 @@ mod x86 {
                 ))
             }
         }
+        #[inline(always)]
+        fn ordered(self) -> bool {
+            unsafe { _mm512_cmp_ps_mask::<_CMP_ORD_Q>(self.0, self.0) == 0xFFFF }
+        }
+        /// 16x16: unpack pairs, shuffle quads, then two rounds of 128-bit lane shuffles.
+        #[inline(always)]
+        fn transpose(r: &mut [Self]) {
+            let r: &mut [Avx512; 16] = r.try_into().expect("16 vectors");
+            unsafe {
+                let mut t = [_mm512_setzero_ps(); 16];
+                for i in 0..8 {
+                    t[2 * i] = _mm512_unpacklo_ps(r[2 * i].0, r[2 * i + 1].0);
+                    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i].0, r[2 * i + 1].0);
+                }
+                let mut u = [_mm512_setzero_ps(); 16];
+                for i in 0..4 {
+                    let b = 4 * i;
+                    u[b] = _mm512_shuffle_ps::<0x44>(t[b], t[b + 2]);
+                    u[b + 1] = _mm512_shuffle_ps::<0xEE>(t[b], t[b + 2]);
+                    u[b + 2] = _mm512_shuffle_ps::<0x44>(t[b + 1], t[b + 3]);
+                    u[b + 3] = _mm512_shuffle_ps::<0xEE>(t[b + 1], t[b + 3]);
+                }
+                let mut v = [_mm512_setzero_ps(); 16];
+                for h in 0..2 {
+                    let b = 8 * h;
+                    for i in 0..4 {
+                        v[b + i] = _mm512_shuffle_f32x4::<0x88>(u[b + i], u[b + 4 + i]);
+                        v[b + 4 + i] = _mm512_shuffle_f32x4::<0xDD>(u[b + i], u[b + 4 + i]);
+                    }
+                }
+                for i in 0..8 {
+                    r[i] = Avx512(_mm512_shuffle_f32x4::<0x88>(v[i], v[8 + i]));
+                    r[8 + i] = Avx512(_mm512_shuffle_f32x4::<0xDD>(v[i], v[8 + i]));
+                }
+            }
+        }
     }
 
     impl Lanes for Avx2 {
@@ -115,6 +160,10 @@ mod x86 {
         #[inline(always)]
         fn mul_add(self, b: Self, c: Self) -> Self {
             Avx2(unsafe { _mm256_fmadd_ps(self.0, b.0, c.0) })
+        }
+        #[inline(always)]
+        fn mul(self, b: Self) -> Self {
+            Avx2(unsafe { _mm256_mul_ps(self.0, b.0) })
         }
         #[inline(always)]
         fn add(self, b: Self) -> Self {
@@ -137,6 +186,34 @@ mod x86 {
                     _mm256_mul_ps(self.0, _mm256_set1_ps(alpha)),
                     neg,
                 ))
+            }
+        }
+        #[inline(always)]
+        fn ordered(self) -> bool {
+            unsafe { _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_UNORD_Q>(self.0, self.0)) == 0 }
+        }
+        /// 8x8: unpack pairs, shuffle quads, then swap 128-bit halves.
+        #[inline(always)]
+        fn transpose(r: &mut [Self]) {
+            let r: &mut [Avx2; 8] = r.try_into().expect("8 vectors");
+            unsafe {
+                let mut t = [_mm256_setzero_ps(); 8];
+                for i in 0..4 {
+                    t[2 * i] = _mm256_unpacklo_ps(r[2 * i].0, r[2 * i + 1].0);
+                    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i].0, r[2 * i + 1].0);
+                }
+                let mut u = [_mm256_setzero_ps(); 8];
+                for i in 0..2 {
+                    let b = 4 * i;
+                    u[b] = _mm256_shuffle_ps::<0x44>(t[b], t[b + 2]);
+                    u[b + 1] = _mm256_shuffle_ps::<0xEE>(t[b], t[b + 2]);
+                    u[b + 2] = _mm256_shuffle_ps::<0x44>(t[b + 1], t[b + 3]);
+                    u[b + 3] = _mm256_shuffle_ps::<0xEE>(t[b + 1], t[b + 3]);
+                }
+                for i in 0..4 {
+                    r[i] = Avx2(_mm256_permute2f128_ps::<0x20>(u[i], u[4 + i]));
+                    r[4 + i] = Avx2(_mm256_permute2f128_ps::<0x31>(u[i], u[4 + i]));
+                }
             }
         }
     }
@@ -174,6 +251,10 @@ impl Lanes for Portable {
         Portable(std::array::from_fn(|i| self.0[i] * b.0[i] + c.0[i]))
     }
     #[inline(always)]
+    fn mul(self, b: Self) -> Self {
+        self.map2(b, |x, y| x * y)
+    }
+    #[inline(always)]
     fn add(self, b: Self) -> Self {
         self.map2(b, |x, y| x + y)
     }
@@ -188,6 +269,17 @@ impl Lanes for Portable {
     #[inline(always)]
     fn leaky(self, alpha: f32) -> Self {
         self.point(PointOp::Leaky(alpha))
+    }
+    #[inline(always)]
+    fn ordered(self) -> bool {
+        !self.0.iter().any(|v| v.is_nan())
+    }
+    #[inline(always)]
+    fn transpose(r: &mut [Self]) {
+        let m: [[f32; 8]; 8] = std::array::from_fn(|i| r[i].0);
+        for (i, v) in r.iter_mut().enumerate() {
+            v.0 = std::array::from_fn(|j| m[j][i]);
+        }
     }
     /// Lane by lane as [`PointOp::apply`]: the reference the vector paths are tested against.
     #[inline(always)]

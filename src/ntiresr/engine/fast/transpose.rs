@@ -1,9 +1,9 @@
-//! NHWC -> NCHW output scatter with in-register transposes (16x16 with AVX-512, 8x8 with AVX2):
-//! 16 output channels
-//! that read 16 consecutive channels of the same source pixels (the luma sub-pixel blocks of the
-//! residual, the U/V residual, the state) are written as whole vectors along x instead of one
-//! float at a time.
+//! NHWC -> NCHW output scatter with in-register transposes (16x16 with AVX-512, 8x8 with AVX2 and
+//! portable lanes), written once for every ISA ([`Lanes`]): 16 output channels that read 16
+//! consecutive channels of the same source pixels (the luma sub-pixel blocks of the residual, the
+//! U/V residual, the state) are written as whole vectors along x instead of one float at a time.
 
+use super::lanes::{Lanes, Portable};
 use super::view::{Base, ChanMap, PointOp};
 
 /// 16 output channels `dst[j]` reading source channel `ch0 + j` of buffer `buf` at pixel
@@ -64,12 +64,105 @@ pub(super) fn blocks(maps: &[ChanMap]) -> (Vec<Block16>, Vec<usize>) {
     (out, rest)
 }
 
+/// One row of a block: `dst[j][x] = ops(src[x * pstride + j])` for x in 0..w, j in 0..16;
+/// whether every value written is finite.
+///
+/// # Safety
+/// `src` holds `w` pixels of 16 floats at `pstride`, each `dst[j]` holds `w` floats, and the CPU
+/// runs the ISA the function was chosen for.
+pub(super) type ScatterRowFn =
+    unsafe fn(*const f32, usize, usize, &[*mut f32; 16], &[PointOp]) -> bool;
+
 #[cfg(target_arch = "x86_64")]
-pub(super) use avx2::scatter_row as scatter_row_avx2;
-#[cfg(target_arch = "x86_64")]
-pub(super) use avx2::transpose8;
-#[cfg(target_arch = "x86_64")]
-pub(super) use avx512::scatter_row;
+pub(super) mod x86 {
+    use super::super::lanes::{Avx2, Avx512};
+    use super::{PointOp, scatter_row};
+
+    /// # Safety
+    /// As [`super::ScatterRowFn`], on a CPU with AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(in super::super) unsafe fn scatter_row_avx512(
+        src: *const f32,
+        pstride: usize,
+        w: usize,
+        dst: &[*mut f32; 16],
+        ops: &[PointOp],
+    ) -> bool {
+        unsafe { scatter_row::<Avx512>(src, pstride, w, dst, ops) }
+    }
+
+    /// # Safety
+    /// As [`super::ScatterRowFn`], on a CPU with AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(in super::super) unsafe fn scatter_row_avx2(
+        src: *const f32,
+        pstride: usize,
+        w: usize,
+        dst: &[*mut f32; 16],
+        ops: &[PointOp],
+    ) -> bool {
+        unsafe { scatter_row::<Avx2>(src, pstride, w, dst, ops) }
+    }
+}
+
+/// # Safety
+/// As [`ScatterRowFn`].
+pub(super) unsafe fn scatter_row_portable(
+    src: *const f32,
+    pstride: usize,
+    w: usize,
+    dst: &[*mut f32; 16],
+    ops: &[PointOp],
+) -> bool {
+    unsafe { scatter_row::<Portable>(src, pstride, w, dst, ops) }
+}
+
+/// The scatter on any [`Lanes`]: per `WIDTH` pixels, `16 / WIDTH` in-register transposes of
+/// `WIDTH` x `WIDTH`, the ops applied as [`PointOp::apply`] rounds them (a multiply, then an
+/// add), then the remaining pixels one by one.
+///
+/// # Safety
+/// As [`ScatterRowFn`], the CPU running `L`'s ISA.
+#[inline(always)]
+unsafe fn scatter_row<L: Lanes>(
+    src: *const f32,
+    pstride: usize,
+    w: usize,
+    dst: &[*mut f32; 16],
+    ops: &[PointOp],
+) -> bool {
+    let zero = L::splat(0.0);
+    // v * 0 is 0 for a finite v, NaN otherwise: the sum stays ordered while all are finite.
+    let mut nan_seen = zero;
+    let mut finite = true;
+    let mut x = 0;
+    unsafe {
+        while x + L::WIDTH <= w {
+            for part in 0..16 / L::WIDTH {
+                let mut r = [zero; 16];
+                let r = &mut r[..L::WIDTH];
+                for (k, rk) in r.iter_mut().enumerate() {
+                    *rk = L::load(src.add((x + k) * pstride + part * L::WIDTH));
+                }
+                L::transpose(r);
+                for (j, &rj) in r.iter().enumerate() {
+                    let v = apply(rj, ops);
+                    nan_seen = nan_seen.add(v.mul(zero));
+                    v.store(dst[part * L::WIDTH + j].add(x));
+                }
+            }
+            x += L::WIDTH;
+        }
+        for x in x..w {
+            for (j, d) in dst.iter().enumerate() {
+                let v = apply_scalar(*src.add(x * pstride + j), ops);
+                finite &= v.is_finite();
+                *d.add(x) = v;
+            }
+        }
+    }
+    finite && nan_seen.ordered()
+}
 
 /// Applies `ops` to one float.
 #[inline]
@@ -80,220 +173,32 @@ fn apply_scalar(mut v: f32, ops: &[PointOp]) -> f32 {
     v
 }
 
-#[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use super::PointOp;
-    use std::arch::x86_64::*;
-
-    /// Transposes 16 rows of 16 floats in registers.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn transpose16(r: &mut [__m512; 16]) {
-        let mut t = [_mm512_setzero_ps(); 16];
-        for i in 0..8 {
-            t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-            t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-        }
-        let mut u = [_mm512_setzero_ps(); 16];
-        for i in 0..4 {
-            let b = 4 * i;
-            u[b] = _mm512_shuffle_ps::<0x44>(t[b], t[b + 2]);
-            u[b + 1] = _mm512_shuffle_ps::<0xEE>(t[b], t[b + 2]);
-            u[b + 2] = _mm512_shuffle_ps::<0x44>(t[b + 1], t[b + 3]);
-            u[b + 3] = _mm512_shuffle_ps::<0xEE>(t[b + 1], t[b + 3]);
-        }
-        let mut v = [_mm512_setzero_ps(); 16];
-        for h in 0..2 {
-            let b = 8 * h;
-            for i in 0..4 {
-                v[b + i] = _mm512_shuffle_f32x4::<0x88>(u[b + i], u[b + 4 + i]);
-                v[b + 4 + i] = _mm512_shuffle_f32x4::<0xDD>(u[b + i], u[b + 4 + i]);
-            }
-        }
-        for i in 0..8 {
-            r[i] = _mm512_shuffle_f32x4::<0x88>(v[i], v[8 + i]);
-            r[8 + i] = _mm512_shuffle_f32x4::<0xDD>(v[i], v[8 + i]);
-        }
+/// `ops` on lanes, rounded as [`PointOp::apply`] (an affine op is a multiply, then an add: the
+/// scalar tail and the channels copied one by one round the same).
+#[inline(always)]
+fn apply<L: Lanes>(mut v: L, ops: &[PointOp]) -> L {
+    for op in ops {
+        v = match *op {
+            PointOp::Affine(m, a) => v.mul(L::splat(m)).add(L::splat(a)),
+            op => v.point(op),
+        };
     }
-
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn apply(mut v: __m512, ops: &[PointOp]) -> __m512 {
-        for op in ops {
-            v = match *op {
-                PointOp::Affine(m, a) => {
-                    _mm512_add_ps(_mm512_mul_ps(v, _mm512_set1_ps(m)), _mm512_set1_ps(a))
-                }
-                PointOp::Leaky(alpha) => {
-                    let neg = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, _mm512_setzero_ps());
-                    _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(alpha))
-                }
-                PointOp::Relu => _mm512_max_ps(v, _mm512_setzero_ps()),
-                PointOp::Clip(lo, hi) => {
-                    _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(lo)), _mm512_set1_ps(hi))
-                }
-            };
-        }
-        v
-    }
-
-    /// One row: `dst[j][x] = ops(src[x * pstride + j])` for x in 0..w, j in 0..16; whether every
-    /// value written is finite.
-    ///
-    /// # Safety
-    /// `src` holds `w` pixels of 16 floats at `pstride`, each `dst[j]` holds `w` floats, and
-    /// the CPU has AVX-512F.
-    #[target_feature(enable = "avx512f")]
-    pub(in super::super) unsafe fn scatter_row(
-        src: *const f32,
-        pstride: usize,
-        w: usize,
-        dst: &[*mut f32; 16],
-        ops: &[PointOp],
-    ) -> bool {
-        let mut x = 0;
-        // v * 0 is 0 for a finite v, NaN otherwise: the sum stays ordered while all are finite.
-        let zero = _mm512_setzero_ps();
-        let mut nan_seen = zero;
-        let mut finite = true;
-        unsafe {
-            while x + 16 <= w {
-                let mut r = [_mm512_setzero_ps(); 16];
-                for (k, rk) in r.iter_mut().enumerate() {
-                    *rk = _mm512_loadu_ps(src.add((x + k) * pstride));
-                }
-                transpose16(&mut r);
-                for (j, &rj) in r.iter().enumerate() {
-                    let v = apply(rj, ops);
-                    nan_seen = _mm512_add_ps(nan_seen, _mm512_mul_ps(v, zero));
-                    _mm512_storeu_ps(dst[j].add(x), v);
-                }
-                x += 16;
-            }
-            for x in x..w {
-                for (j, d) in dst.iter().enumerate() {
-                    let v = super::apply_scalar(*src.add(x * pstride + j), ops);
-                    finite &= v.is_finite();
-                    *d.add(x) = v;
-                }
-            }
-        }
-        finite && _mm512_cmp_ps_mask::<_CMP_ORD_Q>(nan_seen, nan_seen) == 0xFFFF
-    }
+    v
 }
 
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use super::PointOp;
-    use std::arch::x86_64::*;
-
-    /// Transposes 8 rows of 8 floats in registers.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    pub(in super::super) fn transpose8(r: &mut [__m256; 8]) {
-        let mut t = [_mm256_setzero_ps(); 8];
-        for i in 0..4 {
-            t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-            t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-        }
-        let mut u = [_mm256_setzero_ps(); 8];
-        for i in 0..2 {
-            let b = 4 * i;
-            u[b] = _mm256_shuffle_ps::<0x44>(t[b], t[b + 2]);
-            u[b + 1] = _mm256_shuffle_ps::<0xEE>(t[b], t[b + 2]);
-            u[b + 2] = _mm256_shuffle_ps::<0x44>(t[b + 1], t[b + 3]);
-            u[b + 3] = _mm256_shuffle_ps::<0xEE>(t[b + 1], t[b + 3]);
-        }
-        for i in 0..4 {
-            r[i] = _mm256_permute2f128_ps::<0x20>(u[i], u[4 + i]);
-            r[4 + i] = _mm256_permute2f128_ps::<0x31>(u[i], u[4 + i]);
-        }
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    fn apply(mut v: __m256, ops: &[PointOp]) -> __m256 {
-        for op in ops {
-            v = match *op {
-                PointOp::Affine(m, a) => {
-                    _mm256_add_ps(_mm256_mul_ps(v, _mm256_set1_ps(m)), _mm256_set1_ps(a))
-                }
-                PointOp::Leaky(alpha) => {
-                    let neg = _mm256_cmp_ps::<_CMP_LT_OQ>(v, _mm256_setzero_ps());
-                    _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_set1_ps(alpha)), neg)
-                }
-                PointOp::Relu => _mm256_max_ps(v, _mm256_setzero_ps()),
-                PointOp::Clip(lo, hi) => {
-                    _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(lo)), _mm256_set1_ps(hi))
-                }
-            };
-        }
-        v
-    }
-
-    /// As the AVX-512 `scatter_row` (whether every value written is finite), with two 8x8
-    /// transposes per 8 pixels.
-    ///
-    /// # Safety
-    /// As the AVX-512 `scatter_row`, and the CPU has AVX2 and FMA.
-    #[target_feature(enable = "avx2,fma")]
-    pub(in super::super) unsafe fn scatter_row(
-        src: *const f32,
-        pstride: usize,
-        w: usize,
-        dst: &[*mut f32; 16],
-        ops: &[PointOp],
-    ) -> bool {
-        let mut x = 0;
-        let zero = _mm256_setzero_ps();
-        let mut nan_seen = zero;
-        let mut finite = true;
-        unsafe {
-            while x + 8 <= w {
-                for half in 0..2 {
-                    let mut r = [_mm256_setzero_ps(); 8];
-                    for (k, rk) in r.iter_mut().enumerate() {
-                        *rk = _mm256_loadu_ps(src.add((x + k) * pstride + 8 * half));
-                    }
-                    transpose8(&mut r);
-                    for (j, &rj) in r.iter().enumerate() {
-                        let v = apply(rj, ops);
-                        nan_seen = _mm256_add_ps(nan_seen, _mm256_mul_ps(v, zero));
-                        _mm256_storeu_ps(dst[8 * half + j].add(x), v);
-                    }
-                }
-                x += 8;
-            }
-            for x in x..w {
-                for (j, d) in dst.iter().enumerate() {
-                    let v = super::apply_scalar(*src.add(x * pstride + j), ops);
-                    finite &= v.is_finite();
-                    *d.add(x) = v;
-                }
-            }
-        }
-        finite && _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_UNORD_Q>(nan_seen, nan_seen)) == 0
-    }
-}
-
-#[cfg(all(test, target_arch = "x86_64"))]
+#[cfg(test)]
 #[test]
 fn transposes() {
+    use super::dispatch::scatter_row_for;
     use super::isa::Isa;
     let m: Vec<f32> = (0..48 * 19).map(|i| i as f32).collect();
-    for isa in [Isa::Avx512, Isa::Avx2Fma] {
-        if !isa.available() {
-            continue;
-        }
+    for isa in Isa::all_available() {
         // 19 pixels of 48 channels: channels 16..32 to 16 rows, clipped.
         let mut out = vec![0f32; 16 * 19];
         let dst: [*mut f32; 16] = std::array::from_fn(|j| unsafe { out.as_mut_ptr().add(19 * j) });
         let ops = [PointOp::Clip(0.0, 800.0)];
         let src = unsafe { m.as_ptr().add(16) };
-        let finite = match isa {
-            Isa::Avx512 => unsafe { scatter_row(src, 48, 19, &dst, &ops) },
-            _ => unsafe { scatter_row_avx2(src, 48, 19, &dst, &ops) },
-        };
+        let finite = unsafe { scatter_row_for(isa)(src, 48, 19, &dst, &ops) };
         assert!(finite, "{isa:?}");
         for j in 0..16 {
             for x in 0..19 {
@@ -307,25 +212,20 @@ fn transposes() {
     }
 }
 
-#[cfg(all(test, target_arch = "x86_64"))]
+#[cfg(test)]
 #[test]
 fn a_non_finite_value_written_is_reported() {
+    use super::dispatch::scatter_row_for;
     use super::isa::Isa;
-    // 19 pixels: 16 in the vector loop (AVX-512; two rounds of 8 with AVX2), 3 in the tail.
-    for isa in [Isa::Avx512, Isa::Avx2Fma] {
-        if !isa.available() {
-            continue;
-        }
+    // 19 pixels: 16 in the vector loop (AVX-512; two rounds of 8 with 8 lanes), 3 in the tail.
+    for isa in Isa::all_available() {
         for (pixel, bad) in [(3, f32::NAN), (18, f32::INFINITY), (9, f32::NEG_INFINITY)] {
             let mut m: Vec<f32> = (0..16 * 19).map(|i| i as f32).collect();
             m[16 * pixel + 5] = bad;
             let mut out = vec![0f32; 16 * 19];
             let dst: [*mut f32; 16] =
                 std::array::from_fn(|j| unsafe { out.as_mut_ptr().add(19 * j) });
-            let finite = match isa {
-                Isa::Avx512 => unsafe { scatter_row(m.as_ptr(), 16, 19, &dst, &[]) },
-                _ => unsafe { scatter_row_avx2(m.as_ptr(), 16, 19, &dst, &[]) },
-            };
+            let finite = unsafe { scatter_row_for(isa)(m.as_ptr(), 16, 19, &dst, &[]) };
             assert!(!finite, "{isa:?}: {bad} at pixel {pixel}");
         }
     }
