@@ -38,6 +38,36 @@ impl Ring {
     }
 }
 
+/// The bf16 twin of a ring a bf16 conv writes and another reads whole: the writer's epilogue
+/// stores each output vector also as bf16 pairs (`cs / 2` per pixel, zero border columns), so
+/// the reader needs no rounding of its own.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Bf16Ring {
+    pub base: *mut u32,
+    /// Pairs per row, the border columns included.
+    pub row: usize,
+    pub pairs: usize,
+    pub depth: usize,
+    pub h: usize,
+    /// A row of zero pairs at least `row` long.
+    pub zero: *const u32,
+}
+
+impl Bf16Ring {
+    /// Pixel 0 of row `r` (the zero row outside `0..h`).
+    #[inline]
+    pub fn row_ptr(&self, r: isize) -> *mut u32 {
+        let start = if r < 0 || r as usize >= self.h {
+            self.zero as *mut u32
+        } else {
+            // SAFETY: slot r % depth lies inside the ring.
+            unsafe { self.base.add((r as usize % self.depth) * self.row) }
+        };
+        // SAFETY: the border columns are part of every row.
+        unsafe { start.add(BORDER * self.pairs) }
+    }
+}
+
 /// Pixels per tile when gathering into a ring row (NHWC, the whole row stays in L1/L2 anyway)
 /// and when scattering to NCHW outputs (one cache line per channel). Multiples of 4.
 const GATHER_TILE: usize = 1 << 20;
@@ -48,6 +78,8 @@ pub(super) struct Mem<'a> {
     pub inputs: [&'a [f32]; 3],
     pub input_dims: &'a [[usize; 3]],
     pub rings: &'a [Ring],
+    /// Per buffer, its bf16 twin (the bf16 path only).
+    pub twins: &'a [Option<Bf16Ring>],
 }
 
 /// The channels `only` names, in its order, or all `n` of them when it is None.
@@ -329,6 +361,8 @@ pub(super) unsafe fn run_rows(
             ..
         } => {
             let (ri, ro) = (mem.rings[*src], mem.rings[*dst]);
+            let twin = |b: usize| mem.twins.get(b).copied().flatten();
+            let (twin_in, twin_out) = (twin(*src), twin(*dst));
             let conv_row = conv_row_for(isa);
             let mut rt = [EpiRt::Point(PointOp::Relu); MAX_EPI];
             for oy in rows {
@@ -337,11 +371,15 @@ pub(super) unsafe fn run_rows(
                     rin_bf16: [std::ptr::null(); KMAX],
                     in_cs: ri.cs,
                     out: ro.row_ptr(oy as isize),
+                    out_bf16: twin_out.map_or(std::ptr::null_mut(), |t| t.row_ptr(oy as isize)),
                 };
                 for ky in 0..l.kh {
                     let r = (oy * l.sy + ky) as isize - l.pad_y as isize;
                     io.rin[ky] = ri.row_ptr(r);
-                    if let Some(b) = bf16.as_deref_mut() {
+                    if let Some(t) = twin_in.filter(|_| l.cin == ri.cs) {
+                        // From pixel -pad_x, as the bf16 kernel reads it (within the border).
+                        io.rin_bf16[ky] = unsafe { t.row_ptr(r).sub(l.pad_x * t.pairs) };
+                    } else if let Some(b) = bf16.as_deref_mut() {
                         // SAFETY: the schedule keeps row r present and unchanged in this run;
                         // the bf16 rows exist only on the bf16 path (AVX512-BF16 checked at plan).
                         io.rin_bf16[ky] = unsafe { bf16_row(b, &ri, r) };
@@ -379,6 +417,7 @@ mod tests {
             inputs: [&input, &input, &input],
             input_dims: &dims,
             rings: &[],
+            twins: &[],
         };
         for p in [1, 2] {
             let w = gw * p;

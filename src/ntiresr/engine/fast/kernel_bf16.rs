@@ -47,7 +47,8 @@ pub(super) fn pack_weights(l: &ConvLayer) -> Vec<u32> {
 }
 
 /// # Safety
-/// As `kernel::ConvRowFn`, with `io.rin_bf16` set; `l.wb` holds [`pack_weights`]`(l)`, and the
+/// As `kernel::ConvRowFn`, with `io.rin_bf16` set and `io.out_bf16` null or a row of
+/// `ow * cs_out / 2` pairs; `l.wb` holds [`pack_weights`]`(l)`, and the
 /// CPU has AVX-512F and AVX512-BF16.
 #[target_feature(enable = "avx512f,avx512bf16")]
 pub(super) unsafe fn conv_row(l: &ConvLayer, io: &RowIo, epi: &[EpiRt]) {
@@ -143,6 +144,11 @@ unsafe fn strip<const N: usize, const PIX: usize>(
             let off = (x0 + p) * l.cs_out + co0;
             let v = epilogue(a, epi, off);
             _mm512_storeu_ps(io.out.add(off), v);
+            if !io.out_bf16.is_null() {
+                // The same values as bf16 pairs, for the next conv (`exec::Bf16Ring`).
+                let b: __m256i = std::mem::transmute(_mm512_cvtneps_pbh(v));
+                _mm256_storeu_si256(io.out_bf16.add(off / 2).cast(), b);
+            }
         }
     }
 }

@@ -107,6 +107,9 @@ pub(super) struct RowIo {
     pub rin_bf16: [*const u32; KMAX],
     pub in_cs: usize,
     pub out: *mut f32,
+    /// For the bf16 kernel: where the output row goes also as bf16 pairs (a ring's twin,
+    /// `exec::Bf16Ring`), or null.
+    pub out_bf16: *mut u32,
 }
 
 /// Strips of `np` pixels covering `0..ow`: full strips, then one last strip moved left so that it

@@ -57,14 +57,19 @@ pub struct FastNet {
     _zero: Vec<f32>,
     /// Each buffer's ring, pointing into `_store`.
     rings: Vec<exec::Ring>,
-    /// Per step, on the bf16 path, a conv's input rows rounded to bf16.
+    /// Per step, on the bf16 path, a conv's input rows rounded to bf16 (where no twin holds
+    /// them).
     bf16: Vec<Option<exec::Bf16Rows>>,
+    /// Per buffer, on the bf16 path, its bf16 twin (pointing into `_twin_store`) where a conv
+    /// writes it and another reads it whole.
+    twins: Vec<Option<exec::Bf16Ring>>,
+    _twin_store: Vec<Vec<u32>>,
     /// Seconds spent in each step, summed over runs, when profiling.
     profile: Option<Vec<f64>>,
 }
 
-// SAFETY: `rings` point into `_store` and `_zero`, whose heap storage FastNet owns and never
-// resizes or moves; nothing else aliases it, and `run` takes `&mut self`.
+// SAFETY: `rings` point into `_store` and `_zero`, and `twins` into `_twin_store`, heap storage
+// FastNet owns and never resizes or moves; nothing else aliases it, and `run` takes `&mut self`.
 unsafe impl Send for FastNet {}
 
 impl FastNet {
@@ -131,12 +136,16 @@ impl FastNet {
             });
             store.push(v);
         }
+        let (twins, twin_store) = bf16_twins(&prog, &sched, isa);
         let bf16 = prog
             .steps
             .iter()
             .map(|step| match step {
                 #[cfg(target_arch = "x86_64")]
-                plan::Step::Conv { src, layer, .. } if isa == Isa::Avx512Bf16 => {
+                plan::Step::Conv { src, layer, .. }
+                    if isa == Isa::Avx512Bf16
+                        && (twins[*src].is_none() || layer.cin != prog.bufs[*src].cs) =>
+                {
                     Some(bf16_rows::Bf16Rows::new(layer, sched.depth[*src]))
                 }
                 _ => None,
@@ -151,6 +160,8 @@ impl FastNet {
             _zero: zero,
             rings,
             bf16,
+            twins,
+            _twin_store: twin_store,
             profile: None,
         })
     }
@@ -220,6 +231,7 @@ impl FastNet {
             inputs,
             input_dims: &self.prog.inputs,
             rings: &self.rings,
+            twins: &self.twins,
         };
         let mut finite = [true; 2];
         #[cfg(target_arch = "x86_64")]
@@ -326,4 +338,52 @@ impl FastNet {
             })
             .collect()
     }
+}
+
+/// The bf16 twins of the buffers a bf16 conv writes and another conv reads whole (all its
+/// channels: `cin == cs`), with their storage; none off the bf16 path.
+fn bf16_twins(
+    prog: &Program,
+    sched: &Schedule,
+    isa: Isa,
+) -> (Vec<Option<exec::Bf16Ring>>, Vec<Vec<u32>>) {
+    let mut twins = vec![None; prog.bufs.len()];
+    let mut store = Vec::new();
+    if isa != Isa::Avx512Bf16 {
+        return (twins, store);
+    }
+    let conv_writes = |b: usize| {
+        prog.steps
+            .iter()
+            .any(|s| matches!(s, plan::Step::Conv { dst, .. } if *dst == b))
+            && prog.steps.iter().filter(|s| s.writes() == Some(b)).count() == 1
+    };
+    let read_whole = |b: usize| {
+        prog.steps.iter().any(
+            |s| matches!(s, plan::Step::Conv { src, layer, .. } if *src == b && layer.cin == prog.bufs[b].cs),
+        )
+    };
+    for (b, g) in prog.bufs.iter().enumerate() {
+        if g.cs % 2 != 0 || !conv_writes(b) || !read_whole(b) {
+            continue;
+        }
+        let pairs = g.cs / 2;
+        let row = (g.w + 2 * plan::BORDER) * pairs;
+        let depth = sched.depth[b];
+        // Rows, then one row of zeros (the rows outside the tensor); the border columns are
+        // never written, so they stay zero.
+        let mut v = vec![0u32; (depth + 1) * row];
+        let base = v.as_mut_ptr();
+        twins[b] = Some(exec::Bf16Ring {
+            base,
+            row,
+            pairs,
+            depth,
+            h: g.h,
+            // SAFETY: the last of depth + 1 rows.
+            zero: unsafe { base.add(depth * row) },
+        });
+        store.push(v);
+    }
+    (twins, store)
 }
