@@ -25,6 +25,6 @@ pub(super) fn scatter_row_for(isa: Isa) -> ScatterRowFn {
         Isa::Avx512 | Isa::Avx512Bf16 => super::transpose::x86::scatter_row_avx512,
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2Fma => super::transpose::x86::scatter_row_avx2,
-        _ => super::transpose::scatter_row_portable,
+        _ => super::transpose::portable::scatter_row_portable,
     }
 }

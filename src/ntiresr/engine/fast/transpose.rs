@@ -3,7 +3,7 @@
 //! consecutive channels of the same source pixels (the luma sub-pixel blocks of the residual, the
 //! U/V residual, the state) are written as whole vectors along x instead of one float at a time.
 
-use super::lanes::{Lanes, Portable};
+use super::lanes::Lanes;
 use super::view::{Base, ChanMap, PointOp};
 
 /// 16 output channels `dst[j]` reading source channel `ch0 + j` of buffer `buf` at pixel
@@ -73,48 +73,38 @@ pub(super) fn blocks(maps: &[ChanMap]) -> (Vec<Block16>, Vec<usize>) {
 pub(super) type ScatterRowFn =
     unsafe fn(*const f32, usize, usize, &[*mut f32; 16], &[PointOp]) -> bool;
 
+/// The scatter instantiated for `$lanes`, compiled with `$features` (none: the portable path).
+macro_rules! scatter_for {
+    ($name:ident, $lanes:ty $(, $features:literal)?) => {
+        /// # Safety
+        /// As [`ScatterRowFn`](super::ScatterRowFn), on a CPU that runs the lanes' ISA.
+        $(#[target_feature(enable = $features)])?
+        pub(in super::super) unsafe fn $name(
+            src: *const f32,
+            pstride: usize,
+            w: usize,
+            dst: &[*mut f32; 16],
+            ops: &[PointOp],
+        ) -> bool {
+            unsafe { scatter_row::<$lanes>(src, pstride, w, dst, ops) }
+        }
+    };
+}
+
 #[cfg(target_arch = "x86_64")]
 pub(super) mod x86 {
     use super::super::lanes::{Avx2, Avx512};
     use super::{PointOp, scatter_row};
 
-    /// # Safety
-    /// As [`super::ScatterRowFn`], on a CPU with AVX-512F.
-    #[target_feature(enable = "avx512f")]
-    pub(in super::super) unsafe fn scatter_row_avx512(
-        src: *const f32,
-        pstride: usize,
-        w: usize,
-        dst: &[*mut f32; 16],
-        ops: &[PointOp],
-    ) -> bool {
-        unsafe { scatter_row::<Avx512>(src, pstride, w, dst, ops) }
-    }
-
-    /// # Safety
-    /// As [`super::ScatterRowFn`], on a CPU with AVX2 and FMA.
-    #[target_feature(enable = "avx2,fma")]
-    pub(in super::super) unsafe fn scatter_row_avx2(
-        src: *const f32,
-        pstride: usize,
-        w: usize,
-        dst: &[*mut f32; 16],
-        ops: &[PointOp],
-    ) -> bool {
-        unsafe { scatter_row::<Avx2>(src, pstride, w, dst, ops) }
-    }
+    scatter_for!(scatter_row_avx512, Avx512, "avx512f");
+    scatter_for!(scatter_row_avx2, Avx2, "avx2,fma");
 }
 
-/// # Safety
-/// As [`ScatterRowFn`].
-pub(super) unsafe fn scatter_row_portable(
-    src: *const f32,
-    pstride: usize,
-    w: usize,
-    dst: &[*mut f32; 16],
-    ops: &[PointOp],
-) -> bool {
-    unsafe { scatter_row::<Portable>(src, pstride, w, dst, ops) }
+pub(super) mod portable {
+    use super::super::lanes::Portable;
+    use super::{PointOp, scatter_row};
+
+    scatter_for!(scatter_row_portable, Portable);
 }
 
 /// The scatter on any [`Lanes`]: per `WIDTH` pixels, `16 / WIDTH` in-register transposes of
