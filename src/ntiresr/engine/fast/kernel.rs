@@ -4,7 +4,7 @@
 //! FMAs. `dispatch.rs` chooses an ISA's row function.
 
 use super::lanes::{Lanes, Portable};
-use super::layer::{BLOCK, ConvLayer, EpiRt, RowIo};
+use super::layer::{BLOCK, ConvLayer, EpiRt, RowIo, StripFn, strips};
 
 /// One output row of a conv with its fused epilogue.
 ///
@@ -13,9 +13,6 @@ use super::layer::{BLOCK, ConvLayer, EpiRt, RowIo};
 /// included) and writes, the `Add` pointers of the epilogue at rows with the output's geometry,
 /// and the CPU must run the ISA the function was chosen for.
 pub(super) type ConvRowFn = unsafe fn(&ConvLayer, &RowIo, &[EpiRt]);
-
-/// One strip of a row (`x0`: its first pixel, `co0`: its first output channel).
-type StripFn = unsafe fn(&ConvLayer, &RowIo, &[EpiRt], usize, usize);
 
 /// An ISA's strip functions: whole strips of `np` pixels for the common pixel strides (a
 /// constant stride makes the input addresses one base register plus immediate offsets), any
@@ -116,20 +113,13 @@ unsafe fn conv_row(l: &ConvLayer, io: &RowIo, epi: &[EpiRt], s: &Strips) {
         _ => s.any,
     };
     for co0 in (0..l.cs_out).step_by(BLOCK) {
-        if l.ow < s.np {
-            for x in 0..l.ow {
-                unsafe { (s.single)(l, io, epi, x, co0) };
+        strips(l.ow, s.np, |x, full| unsafe {
+            if full {
+                whole(l, io, epi, x, co0)
+            } else {
+                (s.single)(l, io, epi, x, co0)
             }
-            continue;
-        }
-        let mut x = 0;
-        while x + s.np <= l.ow {
-            unsafe { whole(l, io, epi, x, co0) };
-            x += s.np;
-        }
-        if x < l.ow {
-            unsafe { whole(l, io, epi, l.ow - s.np, co0) };
-        }
+        });
     }
 }
 

@@ -8,7 +8,7 @@
 use std::arch::x86_64::*;
 
 use super::kernel::x86::epilogue_avx512 as epilogue;
-use super::layer::{BLOCK, ConvLayer, EpiRt, RowIo, strips};
+use super::layer::{BLOCK, ConvLayer, EpiRt, RowIo, StripFn, strips};
 
 /// Pixels per strip, as the fp32 AVX-512 kernel.
 const NP: usize = 16;
@@ -106,9 +106,6 @@ pub(super) unsafe fn round_row(src: *const f32, cs: usize, cin: usize, dst: &mut
         }
     }
 }
-
-/// One strip of a row: `N` pixels from `x0`, output channels from `co0`.
-type StripFn = unsafe fn(&ConvLayer, &RowIo, &[EpiRt], usize, usize);
 
 /// The kernel: a strip of `N` pixels, `PIX` bf16 pairs apart (0: the layer's `sx * pairs`).
 #[target_feature(enable = "avx512f,avx512bf16")]

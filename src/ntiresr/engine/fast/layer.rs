@@ -112,6 +112,9 @@ pub(super) struct RowIo {
     pub out_bf16: *mut u32,
 }
 
+/// One strip of a row (`x0`: its first pixel, `co0`: its first output channel).
+pub(super) type StripFn = unsafe fn(&ConvLayer, &RowIo, &[EpiRt], usize, usize);
+
 /// Strips of `np` pixels covering `0..ow`: full strips, then one last strip moved left so that it
 /// ends at `ow` (recomputing a few pixels, which writes the same values), or single pixels when
 /// the row is narrower than a strip.
