@@ -6,9 +6,9 @@
 //! row it holds, so a row is rounded again only when the source's slot moved on to another row.
 //! [`Bf16Rows::reset`] forgets every row at the start of a run (the source rows are new).
 
-use super::exec::Ring;
 use super::kernel_bf16::round_row;
 use super::layer::ConvLayer;
+use super::ring::Ring;
 
 /// Rounded rows of one conv's input.
 pub(super) struct Bf16Rows {

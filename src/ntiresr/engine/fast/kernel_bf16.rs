@@ -142,7 +142,7 @@ unsafe fn strip<const N: usize, const PIX: usize>(
             let v = epilogue(a, epi, off);
             _mm512_storeu_ps(io.out.add(off), v);
             if !io.out_bf16.is_null() {
-                // The same values as bf16 pairs, for the next conv (`exec::Bf16Ring`).
+                // The same values as bf16 pairs, for the next conv (`ring::Bf16Ring`).
                 let b: __m256i = std::mem::transmute(_mm512_cvtneps_pbh(v));
                 _mm256_storeu_si256(io.out_bf16.add(off / 2).cast(), b);
             }

@@ -108,7 +108,7 @@ pub(super) struct RowIo {
     pub in_cs: usize,
     pub out: *mut f32,
     /// For the bf16 kernel: where the output row goes also as bf16 pairs (a ring's twin,
-    /// `exec::Bf16Ring`), or null.
+    /// `ring::Bf16Ring`), or null.
     pub out_bf16: *mut u32,
 }
 

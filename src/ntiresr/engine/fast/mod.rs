@@ -26,6 +26,7 @@ mod layer;
 mod peak;
 mod plan;
 mod proto;
+mod ring;
 mod rows_out;
 mod schedule;
 #[cfg(test)]
@@ -56,13 +57,13 @@ pub struct FastNet {
     _store: Vec<Vec<f32>>,
     _zero: Vec<f32>,
     /// Each buffer's ring, pointing into `_store`.
-    rings: Vec<exec::Ring>,
+    rings: Vec<ring::Ring>,
     /// Per step, on the bf16 path, a conv's input rows rounded to bf16 (where no twin holds
     /// them).
     bf16: Vec<Option<exec::Bf16Rows>>,
     /// Per buffer, on the bf16 path, its bf16 twin (pointing into `_twin_store`) where a conv
     /// writes it and another reads it whole.
-    twins: Vec<Option<exec::Bf16Ring>>,
+    twins: Vec<Option<ring::Bf16Ring>>,
     _twin_store: Vec<Vec<u32>>,
     /// Seconds spent in each step, summed over runs, when profiling.
     profile: Option<Vec<f64>>,
@@ -126,7 +127,7 @@ impl FastNet {
             let align = (16 - (p as usize / 4) % 16) % 16;
             // SAFETY: `align` < 16 leaves `depth * row` floats.
             let base = unsafe { p.add(align) };
-            rings.push(exec::Ring {
+            rings.push(ring::Ring {
                 base,
                 row: g.row(),
                 cs: g.cs,
@@ -346,7 +347,7 @@ fn bf16_twins(
     prog: &Program,
     sched: &Schedule,
     isa: Isa,
-) -> (Vec<Option<exec::Bf16Ring>>, Vec<Vec<u32>>) {
+) -> (Vec<Option<ring::Bf16Ring>>, Vec<Vec<u32>>) {
     let mut twins = vec![None; prog.bufs.len()];
     let mut store = Vec::new();
     if isa != Isa::Avx512Bf16 {
@@ -374,7 +375,7 @@ fn bf16_twins(
         // never written, so they stay zero.
         let mut v = vec![0u32; (depth + 1) * row];
         let base = v.as_mut_ptr();
-        twins[b] = Some(exec::Bf16Ring {
+        twins[b] = Some(ring::Bf16Ring {
             base,
             row,
             pairs,
