@@ -265,6 +265,19 @@ impl FastNet {
         Ok(finite)
     }
 
+    /// The same net with no bf16 twins: every bf16 conv rounds its input rows itself (for the
+    /// test that the twins change no output).
+    #[cfg(all(test, target_arch = "x86_64"))]
+    fn without_twins(mut self) -> FastNet {
+        for (b, step) in self.bf16.iter_mut().zip(&self.prog.steps) {
+            if let plan::Step::Conv { src, layer, .. } = step {
+                *b = Some(bf16_rows::Bf16Rows::new(layer, self.sched.depth[*src]));
+            }
+        }
+        self.twins.iter_mut().for_each(|t| *t = None);
+        self
+    }
+
     /// The kernel family in use.
     pub fn isa(&self) -> Isa {
         self.isa

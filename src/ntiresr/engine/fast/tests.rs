@@ -271,6 +271,36 @@ fn shipped_model_equals_tract() {
     check_all(&proto(SHIPPED), "shipped", &GRIDS);
 }
 
+/// On the bf16 path, the twins a conv writes for the next (`ring::Bf16Ring`) give exactly the
+/// outputs of each conv rounding its input rows itself: the same values, rounded the same way.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn bf16_twins_change_no_output() {
+    if !Isa::Avx512Bf16.available() {
+        return;
+    }
+    let m = proto(SHIPPED);
+    for grid in [(37, 11), (13, 9)] {
+        let plan = || FastNet::plan_proto(&m, grid, Isa::Avx512Bf16, 2).unwrap();
+        let (mut twins, mut own) = (plan(), plan().without_twins());
+        assert!(
+            twins.twins.iter().any(Option::is_some),
+            "the shipped model has twins"
+        );
+        let shapes = twins.input_shapes();
+        let outs = |net: &mut FastNet| {
+            let [r, s] = net.output_shapes().map(|s| vec![0f32; s.iter().product()]);
+            let (mut r, mut s) = (r, s);
+            for seed in [5, 6] {
+                let x = inputs(shapes, seed);
+                net.run(&x[0], &x[1], &x[2], &mut r, &mut s).unwrap();
+            }
+            (r, s)
+        };
+        assert!(outs(&mut twins) == outs(&mut own), "grid {grid:?}");
+    }
+}
+
 #[test]
 fn tiny_model_equals_tract() {
     check_all(&proto(TINY), "tiny", &GRIDS);
