@@ -40,6 +40,9 @@ import numpy as np
 
 from ntcommon import degrade
 
+from . import v3_data
+from .v3_data import cached_frames, cached_raw, group
+
 HERE = Path(__file__).resolve().parent
 OUT = Path("/tmp/thqa-reencode")
 RESULTS = HERE / "results" / "reencode.md"
@@ -59,7 +62,6 @@ MIN_ACCEPT = 0.25
 CROP = (448, 256)  # the x1 check's crop, at a 64-aligned (CTU) offset or one 8 px off it
 LADDER = tuple(range(14, 48))
 RULES = ("jump", "jump2", "jump3", "jump4", "step")
-SAME_PERSON = {"A10": "A07", "B08": "B05"}  # one group per source person (MANIFEST.md)
 X265_INTRA = "keyint=1:bframes=0:scenecut=0:rc-lookahead=0:ipratio=1:pools=none:frame-threads=1:log-level=error"
 X264_PARAMS = "qp={qp}:bframes=0:ipratio=1:pbratio=1:scenecut=0:rc-lookahead=0:threads=1"
 
@@ -133,19 +135,9 @@ def prominence(mse: np.ndarray, n: int = 3) -> float:
     return float((d.max() - med) / (np.median(np.abs(d - med)) + 1e-3))
 
 
-def group(clip: str) -> str:
-    return SAME_PERSON.get(clip, clip)
-
-
 def segment(src: Path) -> tuple[bytes, int, int]:
     """SEG middle frames of the cached original as raw I420, and its size."""
-    y = np.load(src / "hr_y.npy", mmap_mode="r")
-    u = np.load(src / "hr_u.npy", mmap_mode="r")
-    v = np.load(src / "hr_v.npy", mmap_mode="r")
-    n, h, w = y.shape
-    s = max(0, n // 2 - SEG // 2)
-    raw = b"".join(y[i].tobytes() + u[i].tobytes() + v[i].tobytes() for i in range(s, min(n, s + SEG)))
-    return raw, w, h
+    return v3_data.segment(src, SEG)
 
 
 def h264(raw: bytes, w: int, h: int, qp: int) -> bytes:
@@ -201,12 +193,9 @@ def keyframe_hunt(clips: list[tuple[str, Path]], n: int = KEY_SEG) -> str:
     keyint, which ntcommon.degrade keeps) among frames 10..n-1, per clip and QP: a markdown table."""
     rows = []
     for clip, src in clips:
-        y = np.load(src / "hr_y.npy", mmap_mode="r")
-        if len(y) < n:
+        if cached_frames(src) < n:
             continue
-        u, v = (np.load(src / f"hr_{p}.npy", mmap_mode="r") for p in "uv")
-        raw = b"".join(y[i].tobytes() + u[i].tobytes() + v[i].tobytes() for i in range(n))
-        h, w = y.shape[1:]
+        raw, w, h = cached_raw(src, range(n))
         for qp in QPS:
             dec = luma(degrade.degrade(raw, w, h, qp), w // 4, h // 4)
             s = spikes(dec)[10:]
@@ -669,12 +658,9 @@ def main() -> None:
                     c = val[src.name]
                     raw, w, h = degrade.ground_truth(c, FAR_SEG), c.width, c.height
                 else:
-                    y = np.load(src / "hr_y.npy", mmap_mode="r")
-                    if len(y) < FAR_SEG:
+                    if cached_frames(src) < FAR_SEG:
                         continue
-                    u, v = (np.load(src / f"hr_{p}.npy", mmap_mode="r") for p in "uv")
-                    raw = b"".join(y[i].tobytes() + u[i].tobytes() + v[i].tobytes() for i in range(FAR_SEG))
-                    h, w = y.shape[1:]
+                    raw, w, h = cached_raw(src, range(FAR_SEG))
                 p = collect_far(src.name, split, raw, w, h)
                 print(f"{split} {src.name}: {p.name} {time.time() - t:.1f}s", flush=True)
         return

@@ -63,15 +63,25 @@ def group(clip: str) -> str:
     return SAME_PERSON.get(clip, clip)
 
 
-def segment(src: Path) -> tuple[bytes, int, int]:
-    """SEG middle frames of the cached original as raw I420, and its size."""
+def cached_frames(src: Path) -> int:
+    """How many frames the cached original in `src` holds."""
+    return len(np.load(src / "hr_y.npy", mmap_mode="r"))
+
+
+def cached_raw(src: Path, frames: range) -> tuple[bytes, int, int]:
+    """Frames `frames` of the cached original in `src` as raw I420, and its size."""
     y = np.load(src / "hr_y.npy", mmap_mode="r")
     u = np.load(src / "hr_u.npy", mmap_mode="r")
     v = np.load(src / "hr_v.npy", mmap_mode="r")
-    n, h, w = y.shape
-    s = max(0, n // 2 - SEG // 2)
-    raw = b"".join(y[i].tobytes() + u[i].tobytes() + v[i].tobytes() for i in range(s, min(n, s + SEG)))
-    return raw, w, h
+    h, w = y.shape[1:]
+    return b"".join(y[i].tobytes() + u[i].tobytes() + v[i].tobytes() for i in frames), w, h
+
+
+def segment(src: Path, seg: int = SEG) -> tuple[bytes, int, int]:
+    """`seg` middle frames of the cached original as raw I420, and its size."""
+    n = cached_frames(src)
+    s = max(0, n // 2 - seg // 2)
+    return cached_raw(src, range(s, min(n, s + seg)))
 
 
 def ntiresr_raw(raw: bytes, lw: int, lh: int, tmp: Path, plugin_dir: Path) -> bytes:
