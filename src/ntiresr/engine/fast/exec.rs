@@ -320,13 +320,15 @@ pub(super) unsafe fn run_rows(
                 for ky in 0..l.kh {
                     let r = (oy * l.sy + ky) as isize - l.pad_y as isize;
                     io.rin[ky] = ri.row_ptr(r);
-                    if let Some(t) = twin_in.filter(|_| l.cin == ri.cs) {
-                        // From pixel -pad_x, as the bf16 kernel reads it (within the border).
-                        io.rin_bf16[ky] = unsafe { t.row_ptr(r).sub(l.pad_x * t.pairs) };
-                    } else if let Some(b) = bf16.as_deref_mut() {
+                    // A bf16 conv rounds its own rows where it was planned to (`bf16`), and
+                    // reads its input's twin otherwise.
+                    if let Some(b) = bf16.as_deref_mut() {
                         // SAFETY: the schedule keeps row r present and unchanged in this run;
                         // the bf16 rows exist only on the bf16 path (AVX512-BF16 checked at plan).
                         io.rin_bf16[ky] = unsafe { bf16_row(b, &ri, r) };
+                    } else if let Some(t) = twin_in {
+                        // From pixel -pad_x, as the bf16 kernel reads it (within the border).
+                        io.rin_bf16[ky] = unsafe { t.row_ptr(r).sub(l.pad_x * t.cs) };
                     }
                 }
                 for (r, e) in rt.iter_mut().zip(epi) {

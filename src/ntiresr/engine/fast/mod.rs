@@ -391,7 +391,7 @@ fn bf16_twins(
         twins[b] = Some(ring::Bf16Ring {
             base,
             row,
-            pairs,
+            cs: pairs,
             depth,
             h: g.h,
             // SAFETY: the last of depth + 1 rows.
