@@ -347,10 +347,6 @@ pub(super) fn in_bands<T: Send>(
 mod tests {
     use super::*;
 
-    fn plane(data: &[u8], width: usize, height: usize) -> Plane<'_> {
-        Plane::packed(data, width, height)
-    }
-
     /// The whole frame packed.
     fn pack(y: Plane, u: Plane, v: Plane, out: &mut [f32]) {
         pack_rows(y, u, v, 0..grid(y.width, y.height).1, out);
@@ -370,7 +366,12 @@ mod tests {
         let u = [1u8, 2, 3, 4];
         let v = [5u8, 6, 7, 8];
         let mut out = vec![0.0; IN_CHANNELS * 4];
-        pack(plane(&y, 3, 3), plane(&u, 2, 2), plane(&v, 2, 2), &mut out);
+        pack(
+            Plane::packed(&y, 3, 3),
+            Plane::packed(&u, 2, 2),
+            Plane::packed(&v, 2, 2),
+            &mut out,
+        );
         let px = |c: usize, i: usize| (out[c * 4 + i] * 255.0).round() as u8;
         // Cell (0,0): luma (0,0)=0 (1,0)=10 (0,1)=30 (1,1)=40.
         assert_eq!([px(0, 0), px(1, 0), px(2, 0), px(3, 0)], [0, 10, 30, 40]);
@@ -389,7 +390,7 @@ mod tests {
         let mut out = vec![0u8; 16 * 8];
         let mut dst = PlaneMut::packed(&mut out, 16, 8);
         upscale_add(
-            plane(&src, 4, 2),
+            Plane::packed(&src, 4, 2),
             &mut dst,
             &residual,
             (gw, gh),
@@ -410,16 +411,10 @@ mod tests {
         //     scale_factor=4, mode="bicubic")[0, 0, 0], rounded and clamped to 0..255.
         let src = [0u8, 64, 128, 255];
         let mut out = vec![0u8; 16 * 4];
-        let mut dst = PlaneMut {
-            data: &mut out,
-            stride: 16,
-            step: 1,
-            width: 16,
-            height: 4,
-        };
+        let mut dst = PlaneMut::packed(&mut out, 16, 4);
         let residual = vec![0.0; OUT_CHANNELS * 2];
         upscale_add(
-            plane(&src, 4, 1),
+            Plane::packed(&src, 4, 1),
             &mut dst,
             &residual,
             (2, 1),
@@ -465,7 +460,7 @@ mod tests {
                 .unwrap()
         });
         upscale_add(
-            plane(&src, w, h),
+            Plane::packed(&src, w, h),
             &mut dst,
             &residual,
             (gw, gh),
@@ -532,7 +527,7 @@ mod tests {
             width: w,
             height: h,
         };
-        let step1 = plane(&planar, w, h);
+        let step1 = Plane::packed(&planar, w, h);
         let residual: Vec<f32> = (0..OUT_CHANNELS * w * h)
             .map(|i| ((i * 7 % 11) as f32 - 5.0) / 255.0)
             .collect();
@@ -563,7 +558,7 @@ mod tests {
             b.iter().skip(1).step_by(2).all(|&v| v == 1),
             "the other samples untouched"
         );
-        let luma = plane(&[0u8; 100], 10, 6);
+        let luma = Plane::packed(&[0u8; 100], 10, 6);
         let (mut p1, mut p2) = (vec![0.0; IN_CHANNELS * 15], vec![0.0; IN_CHANNELS * 15]);
         pack(luma, step1, step1, &mut p1);
         pack(luma, step2, step2, &mut p2);
@@ -575,7 +570,7 @@ mod tests {
         let (w, h) = (9, 7);
         let y: Vec<u8> = (0..w * h).map(|i| (i * 29 % 256) as u8).collect();
         let c: Vec<u8> = (0..5 * 4).map(|i| (i * 13 % 256) as u8).collect();
-        let (yp, cp) = (plane(&y, w, h), plane(&c, 5, 4));
+        let (yp, cp) = (Plane::packed(&y, w, h), Plane::packed(&c, 5, 4));
         let (gw, gh) = grid(w, h);
         let mut whole = vec![0.0; IN_CHANNELS * gw * gh];
         pack(yp, cp, cp, &mut whole);
