@@ -24,6 +24,7 @@ Each kernel path's peak, measured (path_peaks: `examples/profile/peak.rs` on eve
 each variant's share of its own path's peak (the bf16 path against the bf16 peak).
 """
 
+import json
 import math
 import os
 import re
@@ -208,7 +209,6 @@ def path_peaks(threads: int | None = None, seconds: float = 0.3) -> dict:
     r = subprocess.run([str(PEAK_EXAMPLE), str(threads), str(seconds)], capture_output=True, text=True)
     if r.returncode != 0:
         return {"skipped": f"peak failed: {r.stderr.strip()}"}
-    import json
     return json.loads(r.stdout)
 
 

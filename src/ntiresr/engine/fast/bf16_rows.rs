@@ -18,8 +18,7 @@ pub(super) struct Bf16Rows {
     held: Vec<Option<usize>>,
     /// Pairs per row: the pixels one output row's taps reach, from `-pad_x`, x `pairs`.
     row: usize,
-    /// Pixels per row, and the first one's offset from the source row's pixel 0 (`-pad_x`).
-    npix: usize,
+    /// The first pixel's offset from the source row's pixel 0 (`-pad_x`).
     first: isize,
     cin: usize,
 }
@@ -33,7 +32,6 @@ impl Bf16Rows {
             buf: vec![0; (depth + 1) * row],
             held: vec![None; depth],
             row,
-            npix,
             first: -(l.pad_x as isize),
             cin: l.cin,
         }
@@ -71,7 +69,6 @@ impl Bf16Rows {
             };
             self.held[slot] = Some(r);
         }
-        debug_assert_eq!(dst.len(), self.npix * self.cin.div_ceil(2));
         dst.as_ptr()
     }
 }
